@@ -20,7 +20,8 @@ def _drop_repeated_scripts(app, pagename, templatename, context, doctree):
             continue
         seen.add(key)
         unique.append(script)
-    context["script_files"] = unique
+    # In place: the list is the builder's own, to which handlers running after this one (MathJax's) still add.
+    context.get("script_files", [])[:] = unique
 
 
 def setup(app):

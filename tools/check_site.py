@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("site", type=Path, help="the built site, e.g. _build/html")
     parser.add_argument("--screenshots", type=Path, default=None,
                         help="folder for one screenshot per page (default: <site>/../screenshots)")
+    parser.add_argument("--toc", type=Path, default=ROOT / "_toc.yml", help="table of contents listing the pages")
     args = parser.parse_args(argv)
     site = args.site.resolve()
     if not (site / "index.html").is_file():
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     screenshots = args.screenshots or site.parent / "screenshots"
     screenshots.mkdir(parents=True, exist_ok=True)
-    pages = toc_pages(ROOT / "_toc.yml")
+    pages = toc_pages(args.toc)
     missing = [p for p in pages if not (site / f"{p}.html").is_file()]
     server, base_url = serve(site)
     driver = start_browser()
