@@ -148,3 +148,206 @@ def peak_memory(fn: Callable[[], Any]) -> tuple[Any, int]:
         if not was_tracing:
             tracemalloc.stop()
     return result, max(peak - before, 0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Rooflines: how fast the machine can compute and how fast it can feed the computation, measured.
+# --------------------------------------------------------------------------------------------------
+
+__all__ += [
+    "matmul_flops",
+    "gflops",
+    "matmul_intensity",
+    "measure_peak_flops",
+    "measure_bandwidth",
+    "limit_threads",
+    "machine_description",
+]
+
+
+def matmul_flops(m: int, k: int, n: int) -> int:
+    """Floating-point operations of an ``(m, k) @ (k, n)`` product: ``m * n`` sums of ``k`` multiply-adds."""
+    for name, value in (("m", m), ("k", k), ("n", n)):
+        if value < 0:
+            raise ValueError(f"matrix dimension {name} must be non-negative, got {value}")
+    return 2 * m * k * n
+
+
+def gflops(flops: float, seconds: float) -> float:
+    """Throughput in GFLOP/s (10**9 floating-point operations per second)."""
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    return flops / seconds / 1e9
+
+
+def matmul_intensity(m: int, k: int, n: int, itemsize: int = 4) -> float:
+    """Arithmetic intensity of ``(m, k) @ (k, n)`` in FLOP per byte, if each matrix crosses memory once.
+
+    That is the best case (reading ``A`` and ``B`` and writing ``C`` exactly once); a kernel that
+    re-reads its inputs moves more bytes and sits further left on the roofline.
+    """
+    moved = itemsize * (m * k + k * n + m * n)
+    return matmul_flops(m, k, n) / moved if moved else 0.0
+
+
+def _best_rate(fn: Callable[[], Any], work: float, repeat: int) -> float:
+    """``work / seconds`` of the fastest of ``repeat`` calls: a peak is what the hardware can do
+    when nothing interrupts it, so the minimum time (not the median) is the estimate."""
+    fn()  # compile and warm up
+    best = min(_timed(fn) for _ in range(repeat))
+    return work / best
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure_peak_flops(threads: int = 1, dtype: Any = "float32", repeat: int = 20,
+                       seconds_per_call: float = 0.02) -> float:
+    """The machine's floating-point peak in GFLOP/s on ``threads`` threads, measured with an FMA-bound loop.
+
+    Runs :func:`mlbook.kernels.probes.fma_kernel` (ten independent vectorised multiply-add chains
+    per thread on data in L1) and keeps the fastest of ``repeat`` calls of about
+    ``seconds_per_call`` each. On a core with two 256-bit FMA units this approaches 32 float32
+    FLOP per cycle (16 for float64).
+    """
+    import numba
+    import numpy as np
+
+    from mlbook.kernels.probes import FMA_CHAINS, fma_kernel
+
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    x = np.full(1024, 1e-3, dtype=dtype)
+    out = np.zeros(threads, dtype=dtype)
+    previous = numba.get_num_threads()
+    try:
+        # Calibrate on one thread (no wake-up cost): how many repeats make a call last seconds_per_call.
+        numba.set_num_threads(1)
+        one = np.zeros(1, dtype=dtype)
+        fma_kernel(x, 1, one)
+        per_repeat = max(min(_timed(lambda: fma_kernel(x, 100, one)) for _ in range(3)) / 100, 1e-9)
+        repeats = max(1, int(seconds_per_call / per_repeat))
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        flops = 2.0 * FMA_CHAINS * x.size * repeats * threads
+        return _best_rate(lambda: fma_kernel(x, repeats, out), flops, repeat) / 1e9
+    finally:
+        numba.set_num_threads(previous)
+
+
+def measure_bandwidth(nbytes: int = 2**27, threads: int = 1, repeat: int = 10) -> float:
+    """Memory read bandwidth in GB/s: the fastest of ``repeat`` parallel sums of an ``nbytes`` array.
+
+    ``nbytes`` should be several times the last-level cache (32 MiB on the book's machine) so that
+    the data really comes from DRAM.
+    """
+    import numba
+    import numpy as np
+
+    from mlbook.kernels.probes import read_kernel
+
+    if nbytes < 4096:
+        raise ValueError(f"nbytes must be at least 4096, got {nbytes}")
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    x = np.ones(nbytes // 4, dtype=np.float32)
+    out = np.zeros(threads, dtype=np.float32)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        return _best_rate(lambda: read_kernel(x, out), x.nbytes, repeat) / 1e9
+    finally:
+        numba.set_num_threads(previous)
+
+
+class limit_threads:
+    """Context manager: run BLAS, Numba and PyTorch on at most ``threads`` threads, then restore.
+
+    BLAS (OpenBLAS/MKL behind NumPy) is limited with ``threadpoolctl`` when it is installed; without
+    it BLAS cannot be limited from inside a running process (only by OPENBLAS_NUM_THREADS /
+    OMP_NUM_THREADS before start-up), and ``controlled["blas"]`` says False.
+    """
+
+    def __init__(self, threads: int):
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        self.threads = threads
+        self.controlled: dict[str, bool] = {}
+        self._restore: list[Callable[[], Any]] = []
+
+    def __enter__(self) -> "limit_threads":
+        try:
+            from threadpoolctl import threadpool_limits
+
+            limiter = threadpool_limits(self.threads)
+            self._restore.append(limiter.restore_original_limits)
+            self.controlled["blas"] = True
+        except ImportError:
+            self.controlled["blas"] = False
+        try:
+            import numba
+
+            before = numba.get_num_threads()
+            numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
+            self._restore.append(lambda: numba.set_num_threads(before))
+            self.controlled["numba"] = True
+        except ImportError:
+            self.controlled["numba"] = False
+        try:
+            import torch
+
+            torch_before = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+            self._restore.append(lambda: torch.set_num_threads(torch_before))
+            self.controlled["torch"] = True
+        except ImportError:
+            self.controlled["torch"] = False
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for restore in reversed(self._restore):
+            restore()
+        self._restore.clear()
+
+
+def machine_description() -> dict[str, Any]:
+    """What the numbers were measured on: CPU, cores, caches, library versions and the BLAS in use."""
+    import os
+    import platform
+
+    import numpy as np
+
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "cpu_count": os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+    }
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    for name in ("numba", "torch", "threadpoolctl"):
+        try:
+            info[name] = __import__(name).__version__
+        except ImportError:
+            info[name] = None
+    try:
+        from threadpoolctl import threadpool_info
+
+        info["blas"] = [
+            {key: lib.get(key) for key in ("internal_api", "version", "architecture", "num_threads")}
+            for lib in threadpool_info() if lib.get("user_api") == "blas"
+        ]
+    except ImportError:
+        info["blas"] = None
+    info["env"] = {key: os.environ.get(key) for key in
+                   ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    return info
