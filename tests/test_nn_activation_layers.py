@@ -222,12 +222,12 @@ def test_float_formats_match_torch_finfo():
 def test_figures_build_and_reject_bad_input():
     from matplotlib.figure import Figure
 
+    from mlbook.viz.curves import plot_curves
     from mlbook.viz.activations import (
         plot_activations,
         plot_float_formats,
         plot_normalization_axes,
         plot_stable_vs_naive,
-        plot_training_curves,
     )
 
     z = np.linspace(-3, 3, 7)
@@ -237,7 +237,7 @@ def test_figures_build_and_reject_bad_input():
         plot_float_formats(),
         plot_normalization_axes(3, 4),
         plot_stable_vs_naive(z, {"a": z**2, "b": np.where(z < 0, np.inf, z)}),
-        plot_training_curves({"x": np.arange(5.0)}, reference=1.0, logy=True),
+        plot_curves({"x": np.arange(5.0)}, reference=1.0, logy=True),
     ]
     assert all(isinstance(f, Figure) for f in figures)
     with pytest.raises(ValueError, match="unknown activation"):
@@ -248,5 +248,5 @@ def test_figures_build_and_reject_bad_input():
         plot_normalization_axes(1, 4)
     with pytest.raises(ValueError, match=r"curve 'a' has shape \(3,\)"):
         plot_stable_vs_naive(z, {"a": np.zeros(3)})
-    with pytest.raises(ValueError, match="empty"):
-        plot_training_curves({})
+    with pytest.raises(ValueError, match="at least one curve"):
+        plot_curves({})

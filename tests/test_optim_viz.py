@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 
 from mlbook import optim
 from mlbook.optim.problems import quadratic, quadratic_grad, rosenbrock, rosenbrock_grad, trajectory
-from mlbook.viz.optim import plot_benchmark, plot_curves, plot_trajectories
+from mlbook.viz.curves import plot_curves
+from mlbook.viz.optim import plot_benchmark, plot_trajectories
 
 points = st.tuples(st.floats(-3, 3), st.floats(-3, 3))
 

@@ -5,7 +5,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from mlbook.viz.nn import (pca_2d, plot_confusion_matrix, plot_grid_transformation, plot_hidden_projection,
-                           plot_latency_throughput, plot_loss_curves, plot_weight_templates)
+                           plot_latency_throughput, plot_weight_templates)
+from mlbook.viz.curves import plot_curves
 
 
 def test_grid_transformation_panels_and_errors():
@@ -41,7 +42,8 @@ def test_templates_confusion_curves_latency():
     assert [t.get_text() for t in fig.axes[0].texts] == ["5", "1", "4"]
     with pytest.raises(ValueError, match="square"):
         plot_confusion_matrix(np.ones((2, 3)))
-    fig = plot_loss_curves({"train": [3, 2, 1], "test": [3, 2.5, 2]}, logy=True)
+    fig = plot_curves({"train": [3, 2, 1], "test": [3, 2.5, 2]}, start=1, logy=True)
+    assert list(fig.axes[0].lines[0].get_xdata()) == [1, 2, 3]
     assert len(fig.axes[0].lines) == 2
     fig = plot_latency_throughput([1, 10, 100], [1e-5, 2e-5, 1e-4])
     assert len(fig.axes) == 2

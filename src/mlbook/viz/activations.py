@@ -6,7 +6,6 @@
 - :func:`plot_float_formats`: the gap between neighbouring numbers (resolution) of FP32, FP16 and BF16
   across their range, with where each overflows and underflows. :data:`FLOAT_FORMATS` holds the bit
   layouts it is drawn from.
-- :func:`plot_training_curves`: several named series against the step (dying ReLU, running statistics).
 - :func:`plot_normalization_axes`: which numbers BatchNorm and LayerNorm average over.
 
 Import them as ``from mlbook.viz.activations import ...``.
@@ -32,7 +31,6 @@ __all__ = [
     "plot_float_formats",
     "plot_normalization_axes",
     "plot_stable_vs_naive",
-    "plot_training_curves",
 ]
 
 _COLORS = ("#2C6DB2", "#D1495B", "#3A9E5F", "#E8A33D", "#7B5EA7", "#5A5A5A")
@@ -186,31 +184,6 @@ def plot_float_formats(names: Sequence[str] = ("float32", "float16", "bfloat16")
     ax.legend(frameon=False, fontsize=8, loc="upper left")
     return fig
 
-
-def plot_training_curves(curves: Mapping[str, ArrayLike], *, xlabel: str = "step", ylabel: str = "value",
-                         title: str | None = None, reference: float | None = None,
-                         reference_label: str = "reference", logy: bool = False) -> Figure:
-    """Named series against their index (the step), optionally with a horizontal reference line."""
-    if not curves:
-        raise ValueError("curves is empty: pass at least one name -> values")
-    fig = Figure(figsize=(6.4, 3.3), layout="constrained")
-    ax = fig.add_subplot()
-    for i, (name, values) in enumerate(curves.items()):
-        values = np.asarray(values, dtype=float)
-        if values.ndim != 1:
-            raise ValueError(f"curve {name!r} must be 1-D, got shape {values.shape}")
-        ax.plot(np.arange(values.size), values, color=_COLORS[i % len(_COLORS)], lw=1.8 if i else 1.0,
-                alpha=1.0 if i else 0.7, label=name)
-    if reference is not None:
-        ax.axhline(reference, color="black", ls="--", lw=1, label=reference_label)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize=8)
-    if title:
-        ax.set_title(title)
-    return fig
 
 
 def plot_normalization_axes(batch: int = 6, features: int = 8) -> Figure:

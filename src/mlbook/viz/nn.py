@@ -3,7 +3,7 @@
 - :func:`plot_grid_transformation`: what a layer does to the plane, drawn as the image of a square grid.
 - :func:`pca_2d`, :func:`plot_hidden_projection`: hidden activations projected to two dimensions.
 - :func:`plot_weight_templates`: the rows of a weight matrix drawn as images.
-- :func:`plot_confusion_matrix`, :func:`plot_loss_curves`, :func:`plot_latency_throughput`.
+- :func:`plot_confusion_matrix`, :func:`plot_latency_throughput`.
 
 Every function builds a :class:`~matplotlib.figure.Figure` without pyplot and returns it.
 """
@@ -24,7 +24,6 @@ __all__ = [
     "plot_grid_transformation",
     "plot_hidden_projection",
     "plot_latency_throughput",
-    "plot_loss_curves",
     "plot_weight_templates",
 ]
 
@@ -224,26 +223,6 @@ def plot_confusion_matrix(cm: np.ndarray, *, class_names: Optional[Sequence[str]
     fig.colorbar(image, ax=ax, label="fraction of the true class", shrink=0.8)
     return fig
 
-
-def plot_loss_curves(curves: Mapping[str, Sequence[float]], *, ax: Optional[Axes] = None,
-                     xlabel: str = "epoch", ylabel: str = "loss", logy: bool = False, title: str = "",
-                     figsize: tuple[float, float] = (5.5, 3.4)) -> Figure:
-    """One line per named curve (e.g. ``{"train": [...], "test": [...]}``), x from 1 to its length."""
-    if not curves:
-        raise ValueError("plot_loss_curves needs at least one curve")
-    fig, ax = _new_axes(ax, figsize)
-    for i, (name, values) in enumerate(curves.items()):
-        values = np.asarray(values, dtype=np.float64)
-        ax.plot(np.arange(1, values.size + 1), values, lw=2, color=CLASS_COLORS[i % len(CLASS_COLORS)], label=name)
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title, fontsize="medium")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize="small")
-    return fig
 
 
 def plot_latency_throughput(batch_sizes: Sequence[int], seconds: Sequence[float], *,

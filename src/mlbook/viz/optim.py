@@ -13,7 +13,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
-__all__ = ["plot_trajectories", "plot_curves", "plot_benchmark"]
+__all__ = ["plot_trajectories", "plot_benchmark"]
 
 
 def _draw_paths(ax: Axes, f: Callable[[np.ndarray], np.ndarray], paths: Mapping[str, np.ndarray],
@@ -62,31 +62,6 @@ def plot_trajectories(panels: Sequence[Mapping[str, Any]], ncols: int = 2, panel
                     panel.get("minimum"))
     return fig
 
-
-def plot_curves(curves: Mapping[str, Any], *, xlabel: str, ylabel: str, logy: bool = False,
-                title: str | None = None, styles: Mapping[str, str] | None = None,
-                size: tuple[float, float] = (6.4, 3.6)) -> Figure:
-    """Several curves on one axis. ``curves`` maps a label to ``y`` (plotted against 0, 1, 2, ...) or to
-    a pair ``(x, y)``; ``styles`` optionally maps a label to a Matplotlib format string."""
-    if not curves:
-        raise ValueError("plot_curves needs at least one curve")
-    fig = Figure(figsize=size, layout="constrained")
-    ax = fig.add_subplot()
-    for label, curve in curves.items():
-        if isinstance(curve, tuple):
-            x, y = (np.asarray(c) for c in curve)
-        else:
-            y = np.asarray(curve)
-            x = np.arange(len(y))
-        ax.plot(x, y, (styles or {}).get(label, "-"), label=label, lw=1.4)
-    if logy:
-        ax.set_yscale("log")
-    ax.set(xlabel=xlabel, ylabel=ylabel)
-    if title:
-        ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
 
 
 def plot_benchmark(seconds: Mapping[str, float], *, floor: float | None = None,

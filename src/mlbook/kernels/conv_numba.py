@@ -1,0 +1,179 @@
+"""Convolution with Numba: im2col compiled, fused tile by tile with NumPy's BLAS matrix product.
+
+The matrix product is where the arithmetic is, and BLAS already runs it near the machine's peak; what
+holds a NumPy im2col back is *building* the column matrix (one strided copy per kernel tap, each
+sweeping the whole batch through memory, then BLAS streaming the huge result back in). The forward
+pass here never builds the whole matrix: each worker thread expands a cache-sized tile of columns with
+a compiled loop (zero padding written directly) and multiplies it immediately, while it is hot.
+
+:func:`im2col_numba` and :func:`col2im_numba` build and scatter the full matrix in parallel, one
+(image, channel) plane per thread: the backward pass uses them.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+import numba
+import numpy as np
+
+from mlbook.kernels.conv import (
+    ConvGeometry,
+    IntOrPair,
+    _as_float_arrays,
+    conv_geometry,
+)
+
+__all__ = ["conv2d_numba", "im2col_numba", "col2im_numba", "TILE_BYTES"]
+
+TILE_BYTES = 2**19  # one tile of columns: fits in a core's L2 cache next to the weights
+
+
+@numba.njit(parallel=True, cache=True)
+def _im2col_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, cols):
+    n_img, n_ch, h, w = x.shape
+    zero = x.dtype.type(0)
+    for task in numba.prange(n_img * n_ch):
+        n = task // n_ch
+        c = task % n_ch
+        for u in range(kh):
+            for v in range(kw):
+                row_of_cols = (c * kh + u) * kw + v
+                for i in range(ho):
+                    r = i * sh - ph + u * dh
+                    base = i * wo
+                    if r < 0 or r >= h:
+                        for j in range(wo):
+                            cols[n, row_of_cols, base + j] = zero
+                        continue
+                    for j in range(wo):
+                        col = j * sw - pw + v * dw
+                        if 0 <= col < w:
+                            cols[n, row_of_cols, base + j] = x[n, c, r, col]
+                        else:
+                            cols[n, row_of_cols, base + j] = zero
+
+
+@numba.njit(parallel=True, cache=True)
+def _col2im_kernel(cols, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, x):
+    n_img, n_ch, h, w = x.shape
+    for task in numba.prange(n_img * n_ch):  # each thread owns one (image, channel) plane: no races
+        n = task // n_ch
+        c = task % n_ch
+        for u in range(kh):
+            for v in range(kw):
+                row_of_cols = (c * kh + u) * kw + v
+                for i in range(ho):
+                    r = i * sh - ph + u * dh
+                    if r < 0 or r >= h:
+                        continue
+                    base = i * wo
+                    for j in range(wo):
+                        col = j * sw - pw + v * dw
+                        if 0 <= col < w:
+                            x[n, c, r, col] += cols[n, row_of_cols, base + j]
+
+
+def _args(g: ConvGeometry) -> tuple[int, ...]:
+    return (*g.kernel, *g.stride, *g.padding, *g.dilation, g.out_height, g.out_width)
+
+
+def im2col_numba(x: np.ndarray, g: ConvGeometry, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Same result as :func:`mlbook.kernels.conv.im2col`: ``(N, C kH kW, H_out W_out)``, in one parallel pass."""
+    x = np.ascontiguousarray(x)
+    shape = (x.shape[0], g.column_rows, g.out_height * g.out_width)
+    cols = np.empty(shape, dtype=x.dtype) if out is None else out
+    _im2col_kernel(x, *_args(g), cols)
+    return cols
+
+
+def col2im_numba(cols: np.ndarray, g: ConvGeometry) -> np.ndarray:
+    """Same result as :func:`mlbook.kernels.conv.col2im`: ``(N, C, H, W)``, without a padded copy."""
+    cols = np.ascontiguousarray(cols)
+    x = np.zeros((cols.shape[0], g.in_channels, g.height, g.width), dtype=cols.dtype)
+    _col2im_kernel(cols, *_args(g), x)
+    return x
+
+
+@numba.njit(nogil=True, cache=True)
+def _im2col_tile(x, n, t0, t1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):
+    """Columns ``t0 .. t1 - 1`` (output positions, row-major) of image ``n``'s im2col matrix into ``cols``."""
+    n_ch, h, w = x.shape[1], x.shape[2], x.shape[3]
+    zero = x.dtype.type(0)
+    for c in range(n_ch):
+        for u in range(kh):
+            for v in range(kw):
+                row_of_cols = (c * kh + u) * kw + v
+                for pos in range(t0, t1):
+                    i = pos // wo
+                    r = i * sh - ph + u * dh
+                    col = (pos - i * wo) * sw - pw + v * dw
+                    if 0 <= r < h and 0 <= col < w:
+                        cols[row_of_cols, pos - t0] = x[n, c, r, col]
+                    else:
+                        cols[row_of_cols, pos - t0] = zero
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def conv2d_numba(x: Any, w: Any, bias: Any = None, *, stride: IntOrPair = 1, padding: IntOrPair = 0,
+                 dilation: IntOrPair = 1, tile_bytes: int = TILE_BYTES, threads: Optional[int] = None) -> np.ndarray:
+    """Numba im2col fused with BLAS, one cache-sized tile at a time. Shapes as :func:`mlbook.kernels.conv.conv2d`.
+
+    The output positions of every image are cut into tiles whose column block (``C kH kW`` rows) fills
+    about ``tile_bytes``. A worker thread builds a tile's columns with a compiled loop that releases the
+    GIL, then multiplies it at once with single-threaded BLAS, while the block is still in its core's
+    cache; ``threads`` workers (default: one per core) take tiles in turn. The full column matrix never
+    exists, so memory stays at one tile per worker.
+    """
+    x, w, bias = _as_float_arrays(x, w, bias)
+    g = conv_geometry(x.shape, w.shape, stride, padding, dilation)
+    x = np.ascontiguousarray(x)
+    length = g.out_height * g.out_width
+    k = g.column_rows
+    tile = int(min(max(length, 1), max(16, tile_bytes // (k * x.itemsize))))
+    w2 = np.ascontiguousarray(w.reshape(g.out_channels, k))
+    out = np.empty((g.batch, g.out_channels, length), dtype=x.dtype)
+    tasks = [(n, t0, min(t0 + tile, length)) for n in range(g.batch) for t0 in range(0, length, tile)]
+    workers = max(1, min(threads or _cores(), len(tasks)))
+    geometry = (*g.kernel, *g.stride, *g.padding, *g.dilation, g.out_width)
+
+    def work(first: int) -> None:
+        cols = np.empty((k, tile), dtype=x.dtype)
+        for n, t0, t1 in tasks[first::workers]:  # worker i takes tiles i, i + workers, ...
+            block = cols[:, : t1 - t0]
+            _im2col_tile(x, n, t0, t1, *geometry, block)
+            np.matmul(w2, block, out=out[n, :, t0:t1])
+
+    with _single_threaded_blas(workers > 1):
+        if workers == 1:
+            work(0)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(work, range(workers)))
+    if bias is not None:
+        out += bias[None, :, None]
+    return out.reshape(g.output_shape)
+
+
+@contextmanager
+def _single_threaded_blas(active: bool) -> Iterator[None]:
+    """One BLAS thread per call while our own workers supply the parallelism (no oversubscription)."""
+    if not active:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # without threadpoolctl BLAS keeps its threads: correct, only slower
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
