@@ -1,0 +1,100 @@
+"""AUTOTUNE: choosing a pipeline's parallelism and buffer sizes from measurements, not constants.
+
+Two knobs, two rules, both driven by what the running pipeline measures:
+
+- :class:`ParallelismTuner` (``map(num_parallel_calls=AUTOTUNE)``): hill climbing on the number of
+  chunks in flight. It measures the element rate over a window at each setting and moves up while
+  a step buys at least ``min_gain`` (10 %) more throughput; when a step does not, it returns to the
+  best setting and stays. More workers than help are never kept, which matters when the consumer or
+  the GIL, not the map, is the bottleneck.
+- :class:`BufferTuner` (``prefetch(AUTOTUNE)``): the buffer grows by one each time the consumer
+  finds it empty, up to a cap. A consumer that never waits never grows the buffer (and its memory).
+"""
+
+from __future__ import annotations
+
+import time
+
+__all__ = ["AUTOTUNE", "ParallelismTuner", "BufferTuner"]
+
+AUTOTUNE = -1
+"""Pass as ``num_parallel_calls`` or ``buffer_size`` to let the pipeline choose from measurements."""
+
+
+class ParallelismTuner:
+    """Hill climbing on an integer knob from measured throughput.
+
+    Call :meth:`observe` after every completed unit of work with the number of elements it held;
+    read :attr:`value` for the current setting. :attr:`history` lists ``(value, elements_per_second)``
+    for every window measured. ``baseline_rate`` is the rate of setting 0 (no parallelism, measured
+    by the caller); the tuner falls back to 0 when no setting beats it by ``min_gain``. The first
+    ``warmup_units`` observations, and the first after each change, only restart the window.
+    """
+
+    def __init__(self, maximum: int, *, start: int = 1, window_seconds: float = 0.02,
+                 window_units: int = 4, min_gain: float = 1.1, baseline_rate: float | None = None,
+                 warmup_units: int = 1) -> None:
+        if maximum < 1 or not 1 <= start <= maximum:
+            raise ValueError(f"need 1 <= start <= maximum, got start={start}, maximum={maximum}")
+        self.maximum = maximum
+        self.value = start
+        self.window_seconds = window_seconds
+        self.window_units = window_units
+        self.min_gain = min_gain
+        self.history: list[tuple[int, float]] = []
+        self.done = False
+        self._best: tuple[int, float] | None = None if baseline_rate is None else (0, baseline_rate)
+        if baseline_rate is not None:
+            self.history.append((0, baseline_rate))
+        self._warmup = warmup_units
+        self._reset_window()
+
+    def _reset_window(self) -> None:
+        self._window_start = time.perf_counter()
+        self._units = 0
+        self._elements = 0
+
+    def observe(self, elements: int) -> None:
+        if self.done:
+            return
+        if self._warmup > 0:  # start-up (threads, processes) is not the steady state: skip it
+            self._warmup -= 1
+            self._reset_window()
+            return
+        self._units += 1
+        self._elements += elements
+        elapsed = time.perf_counter() - self._window_start
+        if self._units < max(self.window_units, 2 * self.value) or elapsed < self.window_seconds:
+            return
+        rate = self._elements / elapsed
+        self.history.append((self.value, rate))
+        if self._best is None or rate > self._best[1] * self.min_gain:
+            self._best = (self.value, rate)
+            if self.value < self.maximum:
+                self.value += 1
+            else:
+                self.done = True
+        else:
+            self.value = self._best[0]
+            self.done = True
+        self._warmup = 1  # the next window starts after a transition
+        self._reset_window()
+
+
+class BufferTuner:
+    """Prefetch buffer size that grows by one whenever the consumer had to wait, up to ``maximum``."""
+
+    def __init__(self, maximum: int = 16, start: int = 1) -> None:
+        if not 1 <= start <= maximum:
+            raise ValueError(f"need 1 <= start <= maximum, got start={start}, maximum={maximum}")
+        self.value = start
+        self.maximum = maximum
+        self.waits = 0
+
+    def consumer_waited(self) -> bool:
+        """Record a wait; True when the buffer grew by one slot."""
+        self.waits += 1
+        if self.value < self.maximum:
+            self.value += 1
+            return True
+        return False

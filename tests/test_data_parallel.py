@@ -1,0 +1,194 @@
+"""Parallel map and prefetch: order, errors, early exit, leaks, autotuning. Every test has a watchdog."""
+
+from __future__ import annotations
+
+import gc
+from functools import partial
+import pickle
+import time
+from concurrent.futures.process import BrokenProcessPool
+
+import numpy as np
+import pytest
+
+from mlbook.data import AUTOTUNE, Dataset, Tracer
+from mlbook.data import parallel
+from mlbook.data import workloads as work
+from mlbook.data.autotune import BufferTuner, ParallelismTuner
+from tests._data_guards import no_leaks, watchdog  # noqa: F401 - fixtures
+
+
+@pytest.fixture
+def force_parallel(monkeypatch):
+    """Keep the workers even when the loaded test machine measures them slower than the loop."""
+    monkeypatch.setattr(parallel, "FALL_BACK_TO_INLINE", False)
+
+
+def ints(dataset):
+    return [int(np.asarray(x).reshape(-1)[0]) for x in dataset]
+
+
+@pytest.mark.parametrize("calls", [2, AUTOTUNE])
+def test_thread_map_deterministic_keeps_order(calls, force_parallel, no_leaks):
+    ds = Dataset.range(60).map(work.gil_free, num_parallel_calls=calls)
+    assert ints(ds) == [2 * i for i in range(60)]
+    assert ds.last_run["mode"] == "parallel"
+
+
+def test_thread_map_nondeterministic_keeps_multiset(force_parallel, no_leaks):
+    slow_first = Dataset.range(40).map(lambda x: (time.sleep(0.02 if x < 4 else 0.001), x)[1],
+                                       num_parallel_calls=4, deterministic=False)
+    out = ints(slow_first)
+    assert sorted(out) == list(range(40))
+
+
+def test_process_map_matches_sequential(force_parallel, no_leaks):
+    ds = Dataset.range(80).map(work.python_heavy, num_parallel_calls=2, executor="process")
+    expected = [work.python_heavy(np.int64(i)) for i in range(80)]
+    got = list(ds)
+    assert len(got) == 80 and all(np.array_equal(a, b) for a, b in zip(got, expected))
+    assert ds.last_run["mode"] == "parallel"
+
+
+def test_process_map_large_outputs_use_shared_memory(force_parallel, no_leaks):
+    ds = Dataset.range(40).map(work.big_array, num_parallel_calls=2, executor="process")
+    got = list(ds)
+    assert all(a.shape == (50_000,) and np.all(a == i) for i, a in enumerate(got))
+    transport = ds.last_run["chunks_by_transport"]
+    assert transport.get("shm", 0) >= 1, transport  # after the first results the slots exist
+
+
+def test_process_map_with_tuple_elements(force_parallel, no_leaks):
+    ds = Dataset.from_tensor_slices((np.arange(30), np.arange(30) * 3)).map(np.add, num_parallel_calls=2,
+                                                                             executor="process")
+    assert ints(ds) == [4 * i for i in range(30)]
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_worker_exception_keeps_type_and_message(executor, force_parallel, no_leaks):
+    fn = work.FailingMap(bad=45, error_type=KeyError, message="element 45 is poisoned", seconds=0.002)
+    ds = Dataset.range(100).map(fn, num_parallel_calls=2, executor=executor)
+    seen = []
+    with pytest.raises(KeyError, match="element 45 is poisoned"):
+        for x in ds:
+            seen.append(int(x))
+    assert seen == list(range(45))  # deterministic: everything before the failure arrives first
+    assert ds.last_run["mode"] == "parallel" and ds.last_run["per_element_seconds"] < 0.02  # raised by a worker
+
+
+def test_unpicklable_function_for_processes_is_a_type_error():
+    with pytest.raises(TypeError, match="picklable"):
+        list(Dataset.range(3).map(lambda x: x, num_parallel_calls=2, executor="process"))
+
+
+def test_worker_crash_raises_not_hangs(force_parallel, no_leaks):
+    # the bad element lies past the first _CALIBRATION_MAX elements, which the consumer maps itself
+    ds = Dataset.range(3000).map(partial(work.exit_process_on, bad=2000), num_parallel_calls=2, executor="process")
+    with pytest.raises(BrokenProcessPool):
+        list(ds)
+
+
+@pytest.mark.parametrize("executor", ["thread", "process"])
+def test_break_early_leaves_nothing(executor, force_parallel, no_leaks):
+    fn = work.gil_free if executor == "thread" else work.python_heavy
+    ds = Dataset.range(10_000).map(fn, num_parallel_calls=2, executor=executor).prefetch(4)
+    for i, _ in enumerate(ds):
+        if i == 30:
+            break
+
+
+def test_close_and_context_manager_and_gc(force_parallel, no_leaks):
+    ds = Dataset.range(10_000).map(work.big_array, num_parallel_calls=2, executor="process").prefetch(2)
+    with ds.iterator() as it:
+        next(it)
+    it = ds.iterator()
+    next(it)
+    it.close()
+    it = iter(ds)
+    next(it)
+    del it
+    gc.collect()
+
+
+def test_prefetch_propagates_upstream_error(no_leaks):
+    def boom():
+        yield 1
+        raise RuntimeError("disk on fire")
+
+    ds = Dataset.from_generator(boom).prefetch(3)
+    it = iter(ds)
+    assert int(next(it)) == 1
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        next(it)
+
+
+def test_prefetch_keeps_order_and_autotune_grows_when_consumer_waits(no_leaks):
+    slow = Dataset.range(30).map(lambda x: (time.sleep(0.002), x)[1]).prefetch(AUTOTUNE)
+    assert ints(slow) == list(range(30))
+    assert slow.last_run["consumer_waits"] >= 1 and slow.last_run["buffer_size"] > 1
+
+
+def test_cheap_map_runs_inline():
+    ds = Dataset.range(20_000).map(work.cheap, num_parallel_calls=2)
+    assert ints(ds) == [i + 1 for i in range(20_000)]
+    run = ds.last_run
+    # the decision follows the measurements: parallel is kept only if it beat the loop's rate
+    history = dict(run.get("autotune_history", []))
+    if run["mode"] == "parallel":
+        assert history[run["parallelism"]] > run["inline_rate"], run
+    else:
+        assert run["mode"].startswith("inline"), run
+
+
+def test_tuner_falls_back_to_inline_when_parallel_is_slower():
+    tuner = ParallelismTuner(4, start=4, baseline_rate=100.0, min_gain=1.0, warmup_units=0,
+                             window_seconds=0.0, window_units=1)
+    tuner._window_start = time.perf_counter() - 1.0  # noqa: SLF001
+    tuner._units = 100
+    tuner.observe(60)  # 60 elements/s against the loop's 100
+    assert tuner.done and tuner.value == 0
+    assert tuner.history[0] == (0, 100.0)
+
+
+def test_autotune_finds_parallelism_for_sleeping_map(no_leaks):
+    ds = Dataset.range(400).map(lambda x: (time.sleep(0.002), x)[1], num_parallel_calls=AUTOTUNE)
+    assert ints(ds) == list(range(400))
+    history = ds.last_run["autotune_history"]
+    assert history and ds.last_run["parallelism"] >= 2, ds.last_run
+
+
+def test_parallelism_tuner_climbs_then_settles():
+    tuner = ParallelismTuner(8, window_seconds=0.0, window_units=1, warmup_units=0)
+    rates = {1: 100.0, 2: 190.0, 3: 260.0, 4: 270.0}  # gains stop paying after 3
+    for _ in range(40):
+        value = tuner.value
+        tuner._window_start = time.perf_counter() - 1.0  # noqa: SLF001 - drive the clock directly
+        tuner._elements = 0
+        tuner._units = 100
+        tuner.observe(int(rates.get(value, 270.0)))
+    assert tuner.done and tuner.value == 3
+    assert [v for v, _ in tuner.history] == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="start"):
+        ParallelismTuner(2, start=3)
+
+
+def test_buffer_tuner_caps():
+    tuner = BufferTuner(maximum=3)
+    assert [tuner.consumer_waited() for _ in range(4)] == [True, True, False, False]
+    assert tuner.value == 3
+
+
+def test_tracer_records_worker_spans_from_threads_and_processes(force_parallel):
+    with Tracer() as tracer:
+        list(Dataset.range(20).map(work.gil_free, num_parallel_calls=2, name="io").batch(5))
+        list(Dataset.range(40).map(work.python_heavy, num_parallel_calls=2, executor="process", name="cpu"))
+    lanes = {s.lane for s in tracer.spans if s.stage == "cpu"}
+    assert any(lane.startswith("process-") for lane in lanes)
+    assert tracer.total("io") > 0 and len([s for s in tracer.spans if s.stage == "batch"]) == 4
+    assert all(s.end >= s.start for s in tracer.spans)
+
+
+def test_map_function_wrapper_pickles():
+    from mlbook.data.dataset import _Apply
+
+    assert pickle.loads(pickle.dumps(_Apply(work.cheap)))(np.int64(1)) == 2
