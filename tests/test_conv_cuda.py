@@ -8,9 +8,9 @@ simulator runs each GPU thread as a Python thread: the sizes are tiny on purpose
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
+
+from tests._cudasim import run_under_cuda_simulator
 
 SCRIPT = textwrap.dedent(
     """
@@ -46,8 +46,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_cuda_conv_in_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    result = run_under_cuda_simulator("-c", SCRIPT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "checked 4" in result.stdout
 

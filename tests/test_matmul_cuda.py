@@ -8,9 +8,9 @@ The simulator runs each GPU thread as a Python thread: the sizes are tiny on pur
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
+
+from tests._cudasim import run_under_cuda_simulator
 
 import pytest
 
@@ -57,8 +57,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_cuda_kernels_in_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    result = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    result = run_under_cuda_simulator("-c", SCRIPT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "checked 9" in result.stdout
 
