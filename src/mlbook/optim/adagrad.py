@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from mlbook.optim.base import Optimizer, cast_scalars
+from mlbook.optim.base import effective_gradient, Optimizer, cast_scalars
 
 __all__ = ["Adagrad", "adagrad_update_numpy"]
 
@@ -15,16 +15,8 @@ def adagrad_update_numpy(param: np.ndarray, grad: np.ndarray, state_sum: np.ndar
                          scratch: tuple[np.ndarray, np.ndarray], *, step: int, lr: float, lr_decay: float,
                          weight_decay: float, eps: float, maximize: bool) -> None:
     """One AdaGrad step (``step`` counts from 1) on one parameter, in place."""
-    g, work = scratch
-    if maximize:
-        np.negative(grad, out=g)
-    elif weight_decay != 0:
-        np.copyto(g, grad)
-    else:
-        g = grad
-    if weight_decay != 0:
-        np.multiply(param, weight_decay, out=work)
-        g += work
+    work = scratch[1]
+    g = effective_gradient(param, grad, scratch, l2_penalty=weight_decay, maximize=maximize)
     clr = lr / (1 + (step - 1) * lr_decay)
     np.multiply(g, g, out=work)
     state_sum += work  # the sum only grows ...

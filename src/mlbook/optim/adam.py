@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from mlbook.optim.base import Optimizer, cast_scalars
+from mlbook.optim.base import Optimizer, cast_scalars, effective_gradient
 
 __all__ = ["Adam", "AdamW", "adam_update_numpy"]
 
@@ -17,18 +17,11 @@ def adam_update_numpy(param: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, 
                       maximize: bool, decoupled_weight_decay: bool) -> None:
     """One Adam step (``step`` counts from 1) on one parameter, in place, allocating nothing: every
     intermediate lands in one of the two ``scratch`` arrays of ``param``'s shape."""
-    g, work = scratch
-    l2 = weight_decay != 0 and not decoupled_weight_decay
-    if maximize:
-        np.negative(grad, out=g)
-    elif l2:
-        np.copyto(g, grad)
-    else:
-        g = grad
-    if l2:  # Adam's weight decay is an L2 penalty added to the gradient ...
-        np.multiply(param, weight_decay, out=work)
-        g += work
-    elif weight_decay != 0:  # ... AdamW's shrinks the weights directly
+    work = scratch[1]
+    # Adam's weight decay is an L2 penalty added to the gradient; AdamW's shrinks the weights directly.
+    g = effective_gradient(param, grad, scratch, l2_penalty=0.0 if decoupled_weight_decay else weight_decay,
+                           maximize=maximize)
+    if decoupled_weight_decay and weight_decay != 0:
         param *= 1 - lr * weight_decay
     # m <- m + (1 - beta1) (g - m), the same as beta1 m + (1 - beta1) g
     np.subtract(g, exp_avg, out=work)

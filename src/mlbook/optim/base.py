@@ -362,6 +362,27 @@ class Optimizer:
         return "\n".join(lines) + ")"
 
 
+def effective_gradient(param: np.ndarray, grad: np.ndarray, scratch: tuple[np.ndarray, np.ndarray], *,
+                       l2_penalty: float, maximize: bool, will_modify: bool = False) -> np.ndarray:
+    """The gradient an update rule works with: ``-grad`` when maximizing, plus ``l2_penalty * param``.
+
+    The result lands in ``scratch[0]`` when it differs from ``grad`` or the caller will modify it in place
+    (``will_modify``), so that the caller's gradient is never changed; otherwise ``grad`` itself is returned
+    and nothing is copied. ``scratch[1]`` is work space. Every NumPy-backend optimizer starts with this.
+    """
+    g, work = scratch
+    if maximize:
+        np.negative(grad, out=g)
+    elif l2_penalty != 0 or will_modify:
+        np.copyto(g, grad)
+    else:
+        g = grad
+    if l2_penalty != 0:
+        np.multiply(param, l2_penalty, out=work)
+        g += work
+    return g
+
+
 def cast_scalars(values: Sequence[Any], dtype: Any) -> tuple[Any, ...]:
     """Floats become scalars of the parameters' dtype (so a float32 kernel does float32 arithmetic, as
     torch does); booleans and integers pass through."""

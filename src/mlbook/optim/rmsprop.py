@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from mlbook.optim.base import Optimizer, cast_scalars
+from mlbook.optim.base import effective_gradient, Optimizer, cast_scalars
 
 __all__ = ["RMSprop", "rmsprop_update_numpy"]
 
@@ -16,16 +16,8 @@ def rmsprop_update_numpy(param: np.ndarray, grad: np.ndarray, square_avg: np.nda
                          alpha: float, eps: float, weight_decay: float, momentum: float, centered: bool,
                          maximize: bool) -> None:
     """One RMSprop step on one parameter, in place, with ``scratch`` as work space."""
-    g, work = scratch
-    if maximize:
-        np.negative(grad, out=g)
-    elif weight_decay != 0:
-        np.copyto(g, grad)
-    else:
-        g = grad
-    if weight_decay != 0:
-        np.multiply(param, weight_decay, out=work)
-        g += work
+    work = scratch[1]
+    g = effective_gradient(param, grad, scratch, l2_penalty=weight_decay, maximize=maximize)
     # s <- alpha s + (1 - alpha) g^2
     square_avg *= alpha
     np.multiply(g, g, out=work)

@@ -6,7 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from mlbook.optim.base import FIRST_STEP, Optimizer, cast_scalars
+from mlbook.optim.base import FIRST_STEP, Optimizer, cast_scalars, effective_gradient
 
 __all__ = ["SGD", "sgd_update_numpy"]
 
@@ -16,16 +16,10 @@ def sgd_update_numpy(param: np.ndarray, grad: np.ndarray, momentum_buffer: np.nd
                      weight_decay: float, nesterov: bool, maximize: bool, first_step: bool) -> None:
     """One SGD step on one parameter, in place. All arrays have ``param``'s shape; ``scratch`` is two
     work arrays of that shape, so that the step allocates nothing."""
-    g, work = scratch
-    if maximize:
-        np.negative(grad, out=g)
-    elif weight_decay != 0 or (momentum != 0 and nesterov):
-        np.copyto(g, grad)  # g will be modified; the caller's gradient must not be
-    else:
-        g = grad
-    if weight_decay != 0:  # L2 penalty: g <- g + weight_decay * p
-        np.multiply(param, weight_decay, out=work)
-        g += work
+    work = scratch[1]
+    # Nesterov adds to g in place below, so g must then be a copy, never the caller's gradient.
+    g = effective_gradient(param, grad, scratch, l2_penalty=weight_decay, maximize=maximize,
+                           will_modify=momentum != 0 and nesterov)
     if momentum != 0:
         if first_step:  # the buffer starts at the first gradient, without dampening
             np.copyto(momentum_buffer, g)
