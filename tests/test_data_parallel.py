@@ -51,7 +51,8 @@ def test_process_map_matches_sequential(force_parallel, no_leaks):
 
 
 def test_process_map_large_outputs_use_shared_memory(force_parallel, no_leaks):
-    ds = Dataset.range(40).map(work.big_array, num_parallel_calls=2, executor="process")
+    # 120 elements: the first ~10 ms are timed in the loop, and a fast machine maps dozens in that time
+    ds = Dataset.range(120).map(work.big_array, num_parallel_calls=2, executor="process")
     got = list(ds)
     assert all(a.shape == (50_000,) and np.all(a == i) for i, a in enumerate(got))
     transport = ds.last_run["chunks_by_transport"]
@@ -150,6 +151,41 @@ def test_tuner_falls_back_to_inline_when_parallel_is_slower():
     tuner.observe(60)  # 60 elements/s against the loop's 100
     assert tuner.done and tuner.value == 0
     assert tuner.history[0] == (0, 100.0)
+
+
+def drive(tuner, rates):
+    """Feed the tuner one full window per setting at the given elements/s until it settles."""
+    for _ in range(40):
+        if tuner.done:
+            break
+        tuner._window_start = time.perf_counter() - 1.0  # noqa: SLF001 - drive the clock directly
+        tuner._elements = 0
+        tuner._units = 100
+        tuner.observe(int(rates[tuner.value]))
+    return tuner
+
+
+def test_tuner_judges_the_loop_against_the_best_setting_not_the_first():
+    # on a busy machine two chunks in flight barely beat the loop while three are much faster
+    tuner = drive(ParallelismTuner(6, start=2, baseline_rate=100.0, warmup_units=0, window_units=1),
+                  {2: 105.0, 3: 180.0, 4: 190.0})
+    assert tuner.done and tuner.value == 3
+    assert [v for v, _ in tuner.history] == [0, 2, 3, 4]
+    # no setting beats the loop by min_gain: back to the loop after the climb
+    tuner = drive(ParallelismTuner(6, start=2, baseline_rate=100.0, warmup_units=0, window_units=1),
+                  {2: 105.0, 3: 108.0})
+    assert tuner.done and tuner.value == 0
+    # the first setting is slower than the loop: no climb at all
+    tuner = drive(ParallelismTuner(6, start=2, baseline_rate=100.0, warmup_units=0, window_units=1),
+                  {2: 80.0})
+    assert tuner.done and tuner.value == 0 and len(tuner.history) == 2
+
+
+def test_calibration_that_ends_on_the_last_element_starts_no_workers(monkeypatch, no_leaks):
+    monkeypatch.setattr(parallel, "_CALIBRATION_MAX", 5)  # calibration stops after exactly 5 elements
+    ds = Dataset.range(5).map(work.python_heavy, num_parallel_calls=2, executor="process")
+    assert len(list(ds)) == 5
+    assert ds.last_run["mode"] == "inline (too few elements to parallelise)", ds.last_run
 
 
 def test_autotune_finds_parallelism_for_sleeping_map(no_leaks):

@@ -5,8 +5,9 @@ Two knobs, two rules, both driven by what the running pipeline measures:
 - :class:`ParallelismTuner` (``map(num_parallel_calls=AUTOTUNE)``): hill climbing on the number of
   chunks in flight. It measures the element rate over a window at each setting and moves up while
   a step buys at least ``min_gain`` (10 %) more throughput; when a step does not, it returns to the
-  best setting and stays. More workers than help are never kept, which matters when the consumer or
-  the GIL, not the map, is the bottleneck.
+  best setting and stays. The plain loop (setting 0) is measured first; parallelism is kept only if
+  the best parallel setting beats it. More workers than help are never kept, which matters when the
+  consumer or the GIL, not the map, is the bottleneck.
 - :class:`BufferTuner` (``prefetch(AUTOTUNE)``): the buffer grows by one each time the consumer
   finds it empty, up to a cap. A consumer that never waits never grows the buffer (and its memory).
 """
@@ -27,7 +28,11 @@ class ParallelismTuner:
     Call :meth:`observe` after every completed unit of work with the number of elements it held;
     read :attr:`value` for the current setting. :attr:`history` lists ``(value, elements_per_second)``
     for every window measured. ``baseline_rate`` is the rate of setting 0 (no parallelism, measured
-    by the caller); the tuner falls back to 0 when no setting beats it by ``min_gain``. The first
+    by the caller). The climb compares parallel settings with each other; the loop is compared once,
+    with the best of them, when the climb ends (or at once if the first parallel window is slower than
+    the loop): the tuner falls back to 0 unless the best setting beats it by ``min_gain``. Judging the
+    loop against the best setting rather than the first one matters on a busy machine, where two
+    chunks in flight can measure no faster than the loop while four are twice as fast. The first
     ``warmup_units`` observations, and the first after each change, only restart the window.
     """
 
@@ -43,7 +48,8 @@ class ParallelismTuner:
         self.min_gain = min_gain
         self.history: list[tuple[int, float]] = []
         self.done = False
-        self._best: tuple[int, float] | None = None if baseline_rate is None else (0, baseline_rate)
+        self.baseline_rate = baseline_rate
+        self._best: tuple[int, float] | None = None  # the best parallel setting measured so far
         if baseline_rate is not None:
             self.history.append((0, baseline_rate))
         self._warmup = warmup_units
@@ -68,17 +74,25 @@ class ParallelismTuner:
             return
         rate = self._elements / elapsed
         self.history.append((self.value, rate))
+        first_slower_than_loop = (self._best is None and self.baseline_rate is not None
+                                  and rate < self.baseline_rate)
         if self._best is None or rate > self._best[1] * self.min_gain:
             self._best = (self.value, rate)
-            if self.value < self.maximum:
+            if self.value < self.maximum and not first_slower_than_loop:
                 self.value += 1
             else:
-                self.done = True
+                self._settle(self._best)
         else:
-            self.value = self._best[0]
-            self.done = True
+            self._settle(self._best)
         self._warmup = 1  # the next window starts after a transition
         self._reset_window()
+
+    def _settle(self, best: tuple[int, float]) -> None:
+        """Stay at the best parallel setting, or at 0 (the loop) if it did not beat the loop."""
+        value, rate = best
+        beats_loop = self.baseline_rate is None or rate > self.baseline_rate * self.min_gain
+        self.value = value if beats_loop else 0
+        self.done = True
 
 
 class BufferTuner:

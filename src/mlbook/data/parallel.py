@@ -51,6 +51,7 @@ _PROBE_BELOW_SECONDS = 1e-4
 FALL_BACK_TO_INLINE = True
 """Whether a map whose parallel schedule measures slower than the plain loop switches to the loop.
 Tests set it to False to exercise the workers whatever the machine's load."""
+_NOTHING = object()
 _CALIBRATION_SECONDS = 0.01
 _CALIBRATION_MAX = 512
 
@@ -309,6 +310,12 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
         else:
             info["mode"] = "inline (too few elements to parallelise)"
             return
+        # Calibration may have stopped on the very last element: then there is nothing to hand out.
+        lookahead = next(upstream, _NOTHING)
+        if lookahead is _NOTHING:
+            info["mode"] = "inline (too few elements to parallelise)"
+            return
+        remaining = itertools.chain([lookahead], upstream)
         per_element = fn_seconds / calibrated
         chunk_size = int(min(MAX_CHUNK, max(1, round(CHUNK_SECONDS[executor] / max(per_element, 1e-9)))))
         info.update(per_element_seconds=per_element, chunk_size=chunk_size)
@@ -321,7 +328,7 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             probe = int(min(20_000, max(8, TUNER_WINDOW_SECONDS / max(per_element, 1e-9))))
             probe_start = time.perf_counter()
             probed = 0
-            for element in itertools.islice(upstream, probe):
+            for element in itertools.islice(remaining, probe):
                 yield _timed_call(fn, element, stage)
                 probed += 1
             if probed < probe:
@@ -338,13 +345,13 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
         if FALL_BACK_TO_INLINE and executor == "process" and per_element < 2 * transfer_seconds / calibrated:
             # The parent would spend as long pickling each element for a worker as the map takes.
             info["mode"] = "inline (map cheaper than moving its data to a process)"
-            yield from sequential_map(upstream, fn, stage)
+            yield from sequential_map(remaining, fn, stage)
             return
         if workers == 1 or (FALL_BACK_TO_INLINE and chunk_size >= MAX_CHUNK):
             # One worker, or a map so cheap that even a chunk of MAX_CHUNK elements is not worth a
             # hand-off: the loop is the fastest schedule there is.
             info["mode"] = "inline"
-            yield from sequential_map(upstream, fn, stage)
+            yield from sequential_map(remaining, fn, stage)
             return
         # 2. Start the workers.
         if executor == "thread":
@@ -372,7 +379,7 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
         exhausted = False
 
         def submit() -> bool:
-            chunk = list(itertools.islice(upstream, chunk_size))
+            chunk = list(itertools.islice(remaining, chunk_size))
             if not chunk:
                 return False
             if executor == "thread":
@@ -412,7 +419,7 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             info["mode"] = "inline (parallel measured slower)"
             pool.shutdown(wait=True)
             pool = None
-            yield from sequential_map(upstream, fn, stage)
+            yield from sequential_map(remaining, fn, stage)
     finally:
         for future, _ in pending:
             future.cancel()
