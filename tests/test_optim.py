@@ -307,6 +307,26 @@ def test_numpy_backend_handles_non_contiguous_parameters():
     np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("case_index", range(len(CASES)), ids=[case_id(c) for c in CASES])
+def test_numpy_backend_in_cache_blocks_is_bit_identical_to_whole_arrays(case_index, monkeypatch):
+    """Every rule is elementwise, so updating block by block must give exactly the whole-array update,
+    including a last block shorter than the others (SHAPES have 12, 5 and 12 elements; blocks of 5)."""
+    whole = _run_ours(case_index, np.float64, "numpy", flat=False)
+    cls = getattr(optim, CASES[case_index][0])
+    original, sizes = cls._numpy_update, []
+
+    def recording(self, param, *args):
+        sizes.append(param.size)
+        return original(self, param, *args)
+
+    monkeypatch.setattr(optim.base, "NUMPY_BLOCK", 5)
+    monkeypatch.setattr(cls, "_numpy_update", recording)
+    blocked = _run_ours(case_index, np.float64, "numpy", flat=False)
+    assert set(sizes) == {5, 2}, sorted(set(sizes))  # 12 = 5 + 5 + 2; the 5-element parameter is one block
+    for a, b in zip(whole, blocked):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_flat_parameters_are_views_of_one_buffer():
     flat = optim.FlatParameters([(2, 3), (4,), (1, 1, 2)], dtype=np.float32)
     assert flat.data.shape == (12,) and flat.data.dtype == np.float32
