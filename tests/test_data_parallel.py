@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import multiprocessing
 from functools import partial
 import pickle
 import time
@@ -182,7 +183,8 @@ def test_tuner_judges_the_loop_against_the_best_setting_not_the_first():
 
 
 def test_calibration_that_ends_on_the_last_element_starts_no_workers(monkeypatch, no_leaks):
-    monkeypatch.setattr(parallel, "_CALIBRATION_MAX", 5)  # calibration stops after exactly 5 elements
+    monkeypatch.setattr(parallel, "_CALIBRATION_MAX", 5)  # calibration stops after exactly 5 elements,
+    monkeypatch.setattr(parallel, "_CALIBRATION_SECONDS", 1e9)  # however slow the machine is
     ds = Dataset.range(5).map(work.python_heavy, num_parallel_calls=2, executor="process")
     assert len(list(ds)) == 5
     assert ds.last_run["mode"] == "inline (too few elements to parallelise)", ds.last_run
@@ -230,3 +232,63 @@ def test_map_function_wrapper_pickles():
     from mlbook.data.dataset import _Apply
 
     assert pickle.loads(pickle.dumps(_Apply(work.cheap)))(np.int64(1)) == 2
+
+
+def worker_pids(dataset):
+    with Tracer() as tracer:
+        values = ints(dataset)
+    return values, {s.lane for s in tracer.spans if s.lane and s.lane.startswith("process-")}
+
+
+def test_persistent_workers_are_reused_between_passes_and_stop_with_the_dataset(force_parallel, no_leaks):
+    ds = Dataset.range(120).map(work.big_array, num_parallel_calls=2, executor="process", persistent_workers=True)
+    first, first_pids = worker_pids(ds)
+    assert ds.last_run["workers_reused"] is False and len(multiprocessing.active_children()) == 2
+    second, second_pids = worker_pids(ds)
+    assert first == second == list(range(120))
+    assert ds.last_run["workers_reused"] is True and second_pids == first_pids  # the same processes
+    assert ds.last_run["chunks_by_transport"].get("shm", 0) > 0  # the kept slots still carry the outputs
+    del ds
+    gc.collect()  # the dataset's finaliser stops the workers and unlinks the slots (checked by no_leaks)
+
+
+def test_a_pass_that_stops_early_does_not_keep_its_workers(force_parallel, no_leaks):
+    ds = Dataset.range(400).map(work.python_heavy, num_parallel_calls=2, executor="process", persistent_workers=True)
+    keeper = ds._workers[0]  # noqa: SLF001
+    with ds.iterator() as it:
+        for i, _ in enumerate(it):
+            if i == 100:
+                break  # chunks may still be running in the workers: they must not serve the next pass
+    assert not keeper.alive
+    assert len(list(ds)) == 400
+    assert keeper.alive  # a clean pass keeps them again
+    from mlbook.data import shutdown_workers
+
+    shutdown_workers()
+    assert not keeper.alive
+
+
+def test_persistent_workers_need_process_workers():
+    with pytest.raises(ValueError, match="persistent_workers=True needs process workers"):
+        Dataset.range(3).map(work.cheap, num_parallel_calls=2, persistent_workers=True)
+    with pytest.raises(ValueError, match="persistent_workers=True needs process workers"):
+        Dataset.range(3).map(work.cheap, executor="process", persistent_workers=True)
+
+
+def test_a_worker_keeps_only_a_bounded_number_of_slots_attached(monkeypatch):
+    from multiprocessing import shared_memory
+
+    monkeypatch.setattr(parallel, "_WORKER_SEGMENTS_KEPT", 3)
+    monkeypatch.setattr(parallel, "_worker_segments", {})
+    owned = [shared_memory.SharedMemory(create=True, size=4096) for _ in range(5)]
+    try:
+        for segment in owned:
+            parallel._attach(segment.name)  # noqa: SLF001
+        parallel._attach(owned[2].name)  # noqa: SLF001 - used again: becomes the most recent
+        assert list(parallel._worker_segments) == [owned[3].name, owned[4].name, owned[2].name]  # noqa: SLF001
+    finally:
+        for segment in parallel._worker_segments.values():  # noqa: SLF001
+            segment.close()
+        for segment in owned:
+            segment.close()
+            segment.unlink()

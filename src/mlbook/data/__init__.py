@@ -10,12 +10,13 @@
 from mlbook.data.autotune import AUTOTUNE
 from mlbook.data.crc32c import crc32c, masked_crc32c
 from mlbook.data.dataset import INFINITE, UNKNOWN, Dataset, DatasetIterator, shuffle_order
+from mlbook.data.parallel import shutdown_workers
 from mlbook.data.records import (CorruptRecordError, RecordDataset, RecordWriter, TFRecordDataset, decode_element,
                                  encode_element, read_records, write_records, write_sharded_records)
 from mlbook.data.trace import Span, Tracer
 
 __all__ = [
-    "AUTOTUNE", "INFINITE", "UNKNOWN", "Dataset", "DatasetIterator", "shuffle_order",
+    "AUTOTUNE", "INFINITE", "UNKNOWN", "Dataset", "DatasetIterator", "shuffle_order", "shutdown_workers",
     "crc32c", "masked_crc32c",
     "CorruptRecordError", "RecordDataset", "TFRecordDataset", "RecordWriter", "read_records", "write_records",
     "write_sharded_records", "encode_element", "decode_element",

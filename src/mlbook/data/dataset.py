@@ -24,6 +24,7 @@ import glob as _glob
 import itertools
 import os
 import time
+import weakref
 from pathlib import Path
 from contextlib import closing
 from typing import Any, Callable, Iterable, Iterator
@@ -32,7 +33,7 @@ import numba
 import numpy as np
 
 from mlbook.data.autotune import AUTOTUNE
-from mlbook.data.parallel import parallel_map, prefetch_iter, sequential_map
+from mlbook.data.parallel import PersistentWorkers, parallel_map, prefetch_iter, sequential_map
 from mlbook.data.structure import as_element, describe, tree_leaves, tree_map, tree_stack
 from mlbook.data.trace import active_tracer
 
@@ -223,6 +224,13 @@ class Dataset:
         self.name = name
         self.last_run: dict[str, Any] = {}
         """What the most recent pass chose (map: chunk size, workers, autotune history; prefetch: buffer)."""
+        self._workers: list[PersistentWorkers] = []
+
+    def shutdown_workers(self) -> None:
+        """Stop the worker processes this ``map(..., persistent_workers=True)`` keeps between passes
+        (:func:`mlbook.data.shutdown_workers` stops every pipeline's). A later pass starts new ones."""
+        for keeper in self._workers:
+            keeper.close()
 
     # -- iteration ------------------------------------------------------------------------------
 
@@ -372,7 +380,8 @@ class Dataset:
     # -- transformations ------------------------------------------------------------------------
 
     def map(self, map_func: Callable[..., Any], num_parallel_calls: int | None = None,
-            deterministic: bool | None = None, *, executor: str = "thread", name: str | None = None) -> "Dataset":
+            deterministic: bool | None = None, *, executor: str = "thread", persistent_workers: bool = False,
+            name: str | None = None) -> "Dataset":
         """Apply ``map_func`` to every element (a tuple element is unpacked into arguments).
 
         ``num_parallel_calls``: ``None`` runs in the consumer's thread; an int or :data:`AUTOTUNE`
@@ -380,7 +389,10 @@ class Dataset:
         (``executor="process"``, for Python-heavy work; ``map_func`` must then be picklable).
         ``deterministic`` (default True) keeps the input order. Elements travel to workers in
         chunks, so parallelism does not slow a cheap map down. The chosen settings land in
-        :attr:`last_run` when a pass ends.
+        :attr:`last_run` when a pass ends. ``persistent_workers=True`` (process workers only, as in
+        torch's DataLoader) keeps the processes alive between passes, which saves their start-up on
+        every epoch; they stop with :meth:`shutdown_workers`, when the dataset is garbage-collected,
+        or at exit.
         """
         if not callable(map_func):
             raise TypeError(f"map_func must be callable, got {type(map_func).__name__}")
@@ -389,19 +401,29 @@ class Dataset:
             raise ValueError(f"num_parallel_calls must be None, a positive int or AUTOTUNE (-1), got {num_parallel_calls!r}")
         if executor not in ("thread", "process"):
             raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
+        if persistent_workers and (executor != "process" or num_parallel_calls is None):
+            raise ValueError("persistent_workers=True needs process workers: executor='process' and "
+                             f"num_parallel_calls set; got executor={executor!r}, "
+                             f"num_parallel_calls={num_parallel_calls!r}")
         fn = _Apply(map_func)
         stage = _stage_name(map_func, name, "map")
         source = self
-        result: Dataset
+        keeper = PersistentWorkers() if persistent_workers else None
+        last_run: dict[str, Any] = {}
 
         def generate() -> Iterator[Any]:
             if num_parallel_calls is None:
                 return sequential_map(source._stream(), fn, stage)
             return parallel_map(source._stream(), fn, int(num_parallel_calls),
                                 deterministic=True if deterministic is None else bool(deterministic),
-                                executor=executor, stage=stage, report=result.last_run.update)
+                                executor=executor, stage=stage, report=last_run.update, persistent=keeper)
 
         result = Dataset(generate, self._cardinality, name=f"{self.name}.map({stage})")
+        result.last_run = last_run
+        if keeper is not None:
+            result._workers.append(keeper)
+            # the closure above does not hold `result`, so the dataset can be freed and its workers with it
+            weakref.finalize(result, keeper.close)
         return result
 
     def filter(self, predicate: Callable[..., Any]) -> "Dataset":

@@ -31,6 +31,7 @@ import pickle
 import queue
 import threading
 import time
+import weakref
 from multiprocessing import shared_memory
 from typing import Any, Callable, Iterator
 
@@ -39,7 +40,8 @@ import numpy as np
 from mlbook.data.autotune import AUTOTUNE, BufferTuner, ParallelismTuner
 from mlbook.data.trace import active_tracer
 
-__all__ = ["parallel_map", "prefetch_iter", "process_context", "CHUNK_SECONDS", "sequential_map"]
+__all__ = ["parallel_map", "prefetch_iter", "process_context", "CHUNK_SECONDS", "sequential_map",
+           "PersistentWorkers", "shutdown_workers"]
 
 CHUNK_SECONDS = {"thread": 0.002, "process": 0.01}
 """Work per chunk: large against the hand-off cost (about 20 us per thread task, about 0.2 ms per
@@ -177,6 +179,21 @@ def _nbytes(value: Any) -> int:
     return value.nbytes + 64 if isinstance(value, np.ndarray) else 0
 
 
+_WORKER_SEGMENTS_KEPT = 32
+"""Slots a worker keeps attached. A long-lived (persistent) worker sees slots come and go as the parent
+resizes them; an attachment keeps an unlinked segment's memory alive, so old ones are closed."""
+
+
+def _attach(slot: str) -> shared_memory.SharedMemory:
+    segment = _worker_segments.pop(slot, None)
+    if segment is None:
+        segment = shared_memory.SharedMemory(name=slot)
+        while len(_worker_segments) >= _WORKER_SEGMENTS_KEPT:
+            _worker_segments.pop(next(iter(_worker_segments))).close()
+    _worker_segments[slot] = segment  # most recently used last
+    return segment
+
+
 def _run_chunk_in_process(chunk: list[Any], slot: str | None) -> tuple:
     """Worker side: map the chunk, put its arrays in the shared-memory slot if given and large enough."""
     start = time.perf_counter()
@@ -186,9 +203,7 @@ def _run_chunk_in_process(chunk: list[Any], slot: str | None) -> tuple:
         error = _portable(error)
     nbytes = sum(_nbytes(result) for result in results)
     if slot is not None:
-        segment = _worker_segments.get(slot)
-        if segment is None:
-            segment = _worker_segments[slot] = shared_memory.SharedMemory(name=slot)
+        segment = _attach(slot)
         try:
             cursor = [0]
             packed = [_pack(result, segment.buf, cursor) for result in results]
@@ -255,6 +270,77 @@ class _SlotPool:
         self.free.clear()
 
 
+class PersistentWorkers:
+    """Process workers and shared-memory slots kept alive from one pass over a dataset to the next.
+
+    ``map(..., executor="process", persistent_workers=True)`` owns one (as ``torch``'s DataLoader does
+    with ``persistent_workers=True``): starting processes costs tens of milliseconds a pass, which a
+    short pass over a dataset feels. A pass borrows the pool and gives it back only if it ended
+    cleanly; a pass that stopped early or failed shuts it down, so a worker that may still be busy is
+    never reused. The pool ends with :meth:`close`, when the dataset is garbage-collected, or at exit.
+    A second pass that runs while the first holds the pool gets its own, ordinary workers.
+    """
+
+    def __init__(self) -> None:
+        _ALL_KEPT.add(self)
+        self._lock = threading.Lock()
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._slots: _SlotPool | None = None
+        self._key: tuple[int, bytes] | None = None
+        self._busy = False
+
+    def borrow(self, workers: int, fn_bytes: bytes) -> tuple[cf.ProcessPoolExecutor, _SlotPool, bool] | None:
+        """The kept pool for this worker count and function (or a new one to keep), and whether it is
+        warm (its processes already started); None while another pass holds it."""
+        with self._lock:
+            if self._busy:
+                return None
+            self._busy = True
+            if self._pool is not None and self._key == (workers, fn_bytes):
+                return self._pool, self._slots, True
+            self._shutdown_locked()
+            self._pool = _new_process_pool(workers, fn_bytes)
+            self._slots, self._key = _SlotPool(), (workers, fn_bytes)
+            return self._pool, self._slots, False
+
+    def give_back(self, clean: bool) -> None:
+        """End of a pass: keep the pool if the pass ended cleanly, else shut it down."""
+        with self._lock:
+            self._busy = False
+            if not clean:
+                self._shutdown_locked()
+
+    def close(self) -> None:
+        """Stop the processes and unlink the shared memory."""
+        with self._lock:
+            self._shutdown_locked()
+
+    @property
+    def alive(self) -> bool:
+        return self._pool is not None
+
+    def _shutdown_locked(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._slots is not None:
+            self._slots.close()
+        self._pool, self._slots, self._key = None, None, None
+
+
+_ALL_KEPT: "weakref.WeakSet[PersistentWorkers]" = weakref.WeakSet()
+
+
+def shutdown_workers() -> None:
+    """Stop the persistent worker processes of every pipeline (they restart on the next pass)."""
+    for keeper in list(_ALL_KEPT):
+        keeper.close()
+
+
+def _new_process_pool(workers: int, fn_bytes: bytes) -> cf.ProcessPoolExecutor:
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=process_context(),
+                                  initializer=_init_process_worker, initargs=(fn_bytes,))
+
+
 # ---------------------------------------------------------------------------------------------------
 # The parallel map
 # ---------------------------------------------------------------------------------------------------
@@ -262,18 +348,22 @@ class _SlotPool:
 
 def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel_calls: int, *,
                  deterministic: bool = True, executor: str = "thread", stage: str = "map",
-                 report: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Any]:
+                 report: Callable[[dict[str, Any]], None] | None = None,
+                 persistent: PersistentWorkers | None = None) -> Iterator[Any]:
     """Apply ``fn`` to every element of ``upstream`` on worker threads or processes.
 
     ``num_parallel_calls`` is a worker count or :data:`AUTOTUNE`. With ``deterministic=True`` the
     outputs come in input order; with ``False`` a finished chunk may overtake a slow one. ``report``
     (optional) receives a dict describing what was chosen (chunk size, parallelism, autotune history)
-    once the pipeline ends.
+    once the pipeline ends. ``persistent`` (process workers only) keeps the worker processes and
+    their shared memory between passes instead of starting and stopping them every pass.
     """
     if executor not in ("thread", "process"):
         raise ValueError(f"executor must be 'thread' or 'process', got {executor!r}")
     if num_parallel_calls != AUTOTUNE and num_parallel_calls < 1:
         raise ValueError(f"num_parallel_calls must be a positive int or AUTOTUNE, got {num_parallel_calls}")
+    if persistent is not None and executor != "process":
+        raise ValueError(f"persistent workers are process workers; got executor={executor!r}")
     if executor == "process":
         try:
             fn_bytes = pickle.dumps(fn)
@@ -284,25 +374,27 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
     info: dict[str, Any] = {"executor": executor, "mode": "calibrating"}
     pool: cf.Executor | None = None
     slots = _SlotPool()
+    borrowed = False  # the pool and slots belong to `persistent`, not to this pass
+    finished = False  # the pass ran to its end without an error
     pending: collections.deque = collections.deque()
     try:
         # 1. Calibrate: run fn here on the first elements and pass their results on, timing both fn
         #    alone (to size chunks) and the whole loop with the consumer's own work (the rate that
         #    the parallel schedule has to beat).
         started = time.perf_counter()
-        fn_seconds = 0.0
+        fn_times: list[float] = []
         calibrated = 0
         largest_output = 0
-        transfer_seconds = 0.0
+        transfer_times: list[float] = []
         for element in upstream:
             began = time.perf_counter()
             result = _timed_call(fn, element, stage)
-            fn_seconds += time.perf_counter() - began
+            fn_times.append(time.perf_counter() - began)
             largest_output = max(largest_output, _nbytes(result))
             if executor == "process":  # what moving this element to a worker and back would cost
                 began = time.perf_counter()
                 pickle.loads(pickle.dumps((element, result), protocol=pickle.HIGHEST_PROTOCOL))
-                transfer_seconds += time.perf_counter() - began
+                transfer_times.append(time.perf_counter() - began)
             yield result
             calibrated += 1
             if calibrated >= _CALIBRATION_MAX or time.perf_counter() - started >= _CALIBRATION_SECONDS:
@@ -316,7 +408,7 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             info["mode"] = "inline (too few elements to parallelise)"
             return
         remaining = itertools.chain([lookahead], upstream)
-        per_element = fn_seconds / calibrated
+        per_element = sum(fn_times) / calibrated
         chunk_size = int(min(MAX_CHUNK, max(1, round(CHUNK_SECONDS[executor] / max(per_element, 1e-9)))))
         info.update(per_element_seconds=per_element, chunk_size=chunk_size)
         # The loop's rate, measured the way the tuner will measure the parallel schedule: a window of
@@ -342,7 +434,9 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             workers = 2 * cpus  # threads that wait on I/O or sleep do not occupy a core
         info.update(per_element_seconds=per_element, inline_rate=inline_rate, chunk_size=chunk_size,
                     workers=workers)
-        if FALL_BACK_TO_INLINE and executor == "process" and per_element < 2 * transfer_seconds / calibrated:
+        # Medians: one preemption during one timed call must not decide where the whole pass runs.
+        if (FALL_BACK_TO_INLINE and executor == "process"
+                and float(np.median(fn_times)) < 2 * float(np.median(transfer_times))):
             # The parent would spend as long pickling each element for a worker as the map takes.
             info["mode"] = "inline (map cheaper than moving its data to a process)"
             yield from sequential_map(remaining, fn, stage)
@@ -353,19 +447,26 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             info["mode"] = "inline"
             yield from sequential_map(remaining, fn, stage)
             return
-        # 2. Start the workers.
+        # 2. Start the workers (or borrow the ones kept from the last pass).
+        warm = False
         if executor == "thread":
             pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"mlbook-{stage}")
         else:
+            kept = persistent.borrow(workers, fn_bytes) if persistent is not None else None
+            if kept is not None:
+                pool, slots, warm = kept
+                borrowed = True
+            else:
+                pool = _new_process_pool(workers, fn_bytes)
             # Size the shared-memory slots from the outputs seen while calibrating (with room to spare).
             slots.need(int(1.25 * chunk_size * largest_output))
-            pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=process_context(),
-                                          initializer=_init_process_worker, initargs=(fn_bytes,))
+        info["workers_reused"] = warm
         # 3. The tuner compares the parallel schedule with the inline rate just measured (setting 0).
         #    A fixed num_parallel_calls=k is one setting to check: k chunks at work, k more queued,
         #    and back to the loop if that is not faster. AUTOTUNE climbs from 2 chunks in flight.
         baseline = inline_rate if FALL_BACK_TO_INLINE else None
-        warmup = workers if executor == "process" else 1   # each process's first chunk includes its start-up
+        # each new process's first chunk includes its start-up: not the steady state
+        warmup = workers if executor == "process" and not warm else 1
         if num_parallel_calls == AUTOTUNE:
             tuner = ParallelismTuner(2 * workers, start=min(2, 2 * workers), baseline_rate=baseline,
                                      warmup_units=warmup, window_seconds=TUNER_WINDOW_SECONDS)
@@ -417,15 +518,20 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             # Parallel was not faster than the loop (the map holds the GIL, or the consumer is the
             # bottleneck): stop the workers and finish in the loop.
             info["mode"] = "inline (parallel measured slower)"
-            pool.shutdown(wait=True)
-            pool = None
+            if not borrowed:
+                pool.shutdown(wait=True)
+                pool = None
             yield from sequential_map(remaining, fn, stage)
+        finished = True
     finally:
         for future, _ in pending:
             future.cancel()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        slots.close()
+        if borrowed:
+            persistent.give_back(clean=finished and not pending)
+        else:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            slots.close()
         _close(upstream)
         if report is not None:
             report(info)
