@@ -38,7 +38,7 @@ def main() -> None:
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from mlbook.bench import compare, machine_description
+    from mlbook.bench import compare, machine_description, python_parallel_capacity
     from mlbook.data import AUTOTUNE, Dataset
     from mlbook.data import workloads as work
 
@@ -114,6 +114,9 @@ def main() -> None:
     speedup_kept = c.speedup("2 processes, persistent", "sequential")
     vs_loader = c.speedup("2 processes", "DataLoader(workers=2)")
     vs_loader_kept = c.speedup("2 processes, persistent", "DataLoader(workers=2, persistent)")
+    # What the hardware allows: two processes of pure Python may not run at twice the speed of one.
+    capacity = python_parallel_capacity(processes=2)
+    print(f"python_parallel_capacity(2) = {capacity:.2f}: the most any 2-process pool can gain on this map")
     probe = python_source.map(work.python_heavy, num_parallel_calls=2, executor="process")
     consume(probe)
     print("process map chose:", {k: probe.last_run.get(k) for k in ("mode", "chunk_size", "autotune_history")})
@@ -121,7 +124,7 @@ def main() -> None:
            ">= 1.5x sequential and faster than DataLoader(num_workers=2)",
            f"new workers each pass: {speedup:.2f}x sequential, {vs_loader:.2f}x DataLoader(workers=2); "
            f"persistent: {speedup_kept:.2f}x sequential, {vs_loader_kept:.2f}x DataLoader(persistent); "
-           f"threads {c.speedup('2 threads', 'sequential'):.2f}x",
+           f"threads {c.speedup('2 threads', 'sequential'):.2f}x; machine's parallel-Python capacity {capacity:.2f}",
            max(speedup, speedup_kept) >= 1.5 and vs_loader > 1.0 and vs_loader_kept > 1.0, c)
 
     # 4. A cheap map (microseconds per element), any num_parallel_calls --------------------------------

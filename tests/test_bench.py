@@ -51,3 +51,12 @@ def test_peak_memory_does_not_count_what_existed_before():
     existing = np.ones(2_000_000)
     _, peak = peak_memory(lambda: existing.sum())
     assert peak < existing.nbytes / 10
+
+
+def test_python_parallel_capacity_is_between_taking_turns_and_full_parallelism():
+    from mlbook.bench import python_parallel_capacity
+
+    capacity = python_parallel_capacity(processes=2, iterations=200_000, repeat=1)
+    assert 0.5 < capacity < 2.6, capacity  # 1.0 = the processes take turns, 2.0 = both at full speed
+    with pytest.raises(ValueError, match="positive"):
+        python_parallel_capacity(processes=0)

@@ -351,3 +351,46 @@ def machine_description() -> dict[str, Any]:
     info["env"] = {key: os.environ.get(key) for key in
                    ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     return info
+
+
+# --------------------------------------------------------------------------------------------------
+# How much parallel Python the machine really runs
+# --------------------------------------------------------------------------------------------------
+
+__all__ += ["python_parallel_capacity"]
+
+
+def _spin(iterations: int) -> float:
+    """Pure-Python integer work (holds the GIL, touches no memory to speak of); returns its seconds."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(iterations):
+        total += i & 7
+    return time.perf_counter() - start
+
+
+def python_parallel_capacity(processes: int = 2, iterations: int = 2_000_000, repeat: int = 3) -> float:
+    """How many processes' worth of pure-Python work the machine runs at once, measured.
+
+    Times :func:`_spin` alone, then the same work in each of ``processes`` worker processes at once,
+    and returns ``processes * alone / together`` (medians over ``repeat`` rounds): ``processes`` when
+    every process runs at full speed, 1.0 when they merely take turns. ``os.cpu_count()`` says how many
+    CPUs the system shows; this says how much they deliver, which on a shared or virtual machine (two
+    vCPUs that are hyperthreads of one core, a CPU quota, other tenants) can be far less. The speed-up
+    of any process pool on Python-heavy work is bounded by it.
+    """
+    import multiprocessing as mp
+    import statistics
+
+    if processes < 1 or iterations < 1 or repeat < 1:
+        raise ValueError(f"processes, iterations and repeat must be positive, got {processes}, {iterations}, {repeat}")
+    ratios = []
+    with mp.get_context("spawn").Pool(processes) as pool:
+        pool.map(_spin, [1000] * processes)  # start every worker before timing
+        for _ in range(repeat):
+            alone = pool.apply(_spin, (iterations,))
+            start = time.perf_counter()  # wall time in the parent: a worker's own clock cannot see queueing
+            pool.map(_spin, [iterations] * processes, chunksize=1)
+            together = time.perf_counter() - start
+            ratios.append(processes * alone / together)
+    return statistics.median(ratios)
