@@ -54,6 +54,7 @@ FALL_BACK_TO_INLINE = True
 """Whether a map whose parallel schedule measures slower than the plain loop switches to the loop.
 Tests set it to False to exercise the workers whatever the machine's load."""
 _NOTHING = object()
+_TRANSFER_SAMPLES = 16
 _CALIBRATION_SECONDS = 0.01
 _CALIBRATION_MAX = 512
 
@@ -391,7 +392,9 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             result = _timed_call(fn, element, stage)
             fn_times.append(time.perf_counter() - began)
             largest_output = max(largest_output, _nbytes(result))
-            if executor == "process":  # what moving this element to a worker and back would cost
+            # What moving an element to a worker and back would cost: a median of a few samples is
+            # enough, and timing every element would slow the calibration of a cheap map down.
+            if executor == "process" and len(transfer_times) < _TRANSFER_SAMPLES:
                 began = time.perf_counter()
                 pickle.loads(pickle.dumps((element, result), protocol=pickle.HIGHEST_PROTOCOL))
                 transfer_times.append(time.perf_counter() - began)
