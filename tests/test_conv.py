@@ -105,6 +105,17 @@ def test_numba_tiles_and_threads_do_not_change_the_answer():
     np.testing.assert_allclose(whole, conv2d(x, w, b, padding=1), rtol=1e-12, atol=1e-12)
 
 
+@settings(max_examples=40, deadline=None)
+@given(conv_cases())
+def test_numba_tiles_that_start_mid_row_match_torch_for_any_geometry(case):
+    """Tiles of 16 output positions cut output rows anywhere; strides, padding and dilation vary."""
+    x_shape, w_shape, kwargs, seed = case
+    x, w, b = _random(x_shape, w_shape, seed)
+    expected = F.conv2d(*(torch.from_numpy(a) for a in (x, w, b)), **kwargs).numpy()
+    np.testing.assert_allclose(conv2d_numba(x, w, b, tile_bytes=1, threads=2, **kwargs), expected,
+                               rtol=1e-10, atol=1e-10)
+
+
 def test_im2col_layout_and_col2im_is_its_adjoint():
     rng = np.random.default_rng(0)
     g = conv_geometry((2, 3, 6, 7), (4, 3, 2, 3), stride=(2, 1), padding=1, dilation=(1, 2))

@@ -100,21 +100,38 @@ def col2im_numba(cols: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 @numba.njit(nogil=True, cache=True)
 def _im2col_tile(x, n, t0, t1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):
-    """Columns ``t0 .. t1 - 1`` (output positions, row-major) of image ``n``'s im2col matrix into ``cols``."""
+    """Columns ``t0 .. t1 - 1`` (output positions, row-major) of image ``n``'s im2col matrix into ``cols``.
+
+    The tile is walked one output row at a time: for a fixed channel, tap and output row, the input
+    values form one strided run of an input row, so each is a slice copy (which compiles to a vectorised
+    loop) plus zero fills for the padding at its ends, with no per-element index arithmetic or branch.
+    """
     n_ch, h, w = x.shape[1], x.shape[2], x.shape[3]
     zero = x.dtype.type(0)
+    first_row, last_row = t0 // wo, (t1 - 1) // wo
     for c in range(n_ch):
         for u in range(kh):
             for v in range(kw):
                 row_of_cols = (c * kh + u) * kw + v
-                for pos in range(t0, t1):
-                    i = pos // wo
+                offset = v * dw - pw  # input column = j * sw + offset
+                # output columns whose input column lies inside the image: lo <= j < hi
+                lo = 0 if offset >= 0 else (-offset + sw - 1) // sw
+                hi = 0 if w - offset <= 0 else (w - offset + sw - 1) // sw
+                for i in range(first_row, last_row + 1):
+                    j0 = max(t0 - i * wo, 0)
+                    j1 = min(t1 - i * wo, wo)
+                    base = i * wo - t0  # column of cols that holds output position (i, 0)
                     r = i * sh - ph + u * dh
-                    col = (pos - i * wo) * sw - pw + v * dw
-                    if 0 <= r < h and 0 <= col < w:
-                        cols[row_of_cols, pos - t0] = x[n, c, r, col]
-                    else:
-                        cols[row_of_cols, pos - t0] = zero
+                    if r < 0 or r >= h:
+                        cols[row_of_cols, base + j0:base + j1] = zero
+                        continue
+                    a, b = min(max(j0, lo), j1), max(min(j1, hi), j0)
+                    if a >= b:
+                        cols[row_of_cols, base + j0:base + j1] = zero
+                        continue
+                    cols[row_of_cols, base + j0:base + a] = zero
+                    cols[row_of_cols, base + a:base + b] = x[n, c, r, a * sw + offset:(b - 1) * sw + offset + 1:sw]
+                    cols[row_of_cols, base + b:base + j1] = zero
 
 
 def _cores() -> int:
