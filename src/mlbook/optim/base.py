@@ -103,6 +103,7 @@ class Optimizer:
         self.state: dict[int, dict[str, Any]] = {}
         self._scratch: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
         self._flat_state: dict[tuple[int, str], np.ndarray] = {}
+        self._spans: dict[tuple[int, ...], tuple[Any, list[Any]]] = {}
 
     # ----------------------------------------------------------------- parameters and their checks
     def _adopt(self, p: Any, index: int) -> Any:
@@ -248,10 +249,15 @@ class Optimizer:
             # One pass over the whole group when parameters, gradients and every state buffer are
             # back-to-back views of single buffers and all parameters are at the same step.
             if indices and all(s == scalars[0] for s in scalars):
-                p_span = contiguous_span([params[i] for i in indices])
+                # The parameters and the state never move, so their spans are found once per set of
+                # indices (finding one costs a few tens of microseconds); the gradients may, so theirs is not.
+                key = tuple(indices)
+                if key not in self._spans:
+                    self._spans[key] = (contiguous_span([params[i] for i in indices]),
+                                        [contiguous_span(list(arrays)) for arrays in
+                                         zip(*(self._kernel_arrays(self.state[i], group, params[i]) for i in indices))])
+                p_span, state_spans = self._spans[key]
                 g_span = contiguous_span([grads[i] for i in indices])
-                state_spans = [contiguous_span(list(arrays)) for arrays in
-                               zip(*(self._kernel_arrays(self.state[i], group, params[i]) for i in indices))]
                 if p_span is not None and g_span is not None and all(s is not None for s in state_spans):
                     kernel(p_span, g_span, *state_spans, *scalars[0])
                     return
