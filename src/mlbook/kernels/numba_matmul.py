@@ -32,15 +32,35 @@ NC = 1023  # columns of B packed at once (a multiple of NR): 2 MiB, shared by bo
 
 @njit(parallel=True, cache=True)
 def matmul_numba(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``C = A @ B`` with the rows of ``C`` spread over threads; ``A`` is (m, k), ``B`` is (k, n)."""
+    """``C = A @ B`` with blocks of four rows of ``C`` spread over threads; ``A`` is (m, k), ``B`` is (k, n).
+
+    Loop order ``i, p, j``: the inner loop walks a row of ``B`` and rows of ``C`` with unit stride. Each
+    row of ``B`` it loads updates four rows of ``C`` (a quarter of the traffic of one row at a time), and
+    the rows are 1-D views, so LLVM sees four independent unit-stride streams and vectorises them.
+    """
     m, k = A.shape
     n = B.shape[1]
     C = np.zeros((m, n), dtype=A.dtype)
-    for i in prange(m):
-        for p in range(k):
-            a = A[i, p]
-            for j in range(n):  # unit stride in B and C: this loop becomes SIMD code
-                C[i, j] += a * B[p, j]
+    for block in prange((m + 3) // 4):
+        i = 4 * block
+        if i + 4 <= m:
+            c0, c1, c2, c3 = C[i], C[i + 1], C[i + 2], C[i + 3]
+            for p in range(k):
+                b = B[p]
+                a0, a1, a2, a3 = A[i, p], A[i + 1, p], A[i + 2, p], A[i + 3, p]
+                for j in range(n):  # unit stride in B and C: this loop becomes SIMD code
+                    bj = b[j]
+                    c0[j] += a0 * bj
+                    c1[j] += a1 * bj
+                    c2[j] += a2 * bj
+                    c3[j] += a3 * bj
+        else:  # the last one to three rows
+            for r in range(i, m):
+                c = C[r]
+                for p in range(k):
+                    a, b = A[r, p], B[p]
+                    for j in range(n):
+                        c[j] += a * b[j]
     return C
 
 
