@@ -182,6 +182,22 @@ def test_tuner_judges_the_loop_against_the_best_setting_not_the_first():
     assert tuner.done and tuner.value == 0 and len(tuner.history) == 2
 
 
+def test_tuner_abandons_a_first_setting_far_slower_than_the_loop_after_half_a_window():
+    tuner = ParallelismTuner(16, start=16, baseline_rate=100.0, min_gain=1.0, warmup_units=0,
+                             window_seconds=1.0, window_units=4)
+    tuner._window_start = time.perf_counter() - 0.6  # noqa: SLF001 - 0.6 s into a 1 s window
+    for _ in range(4):
+        tuner.observe(7)  # 28 elements in 0.6 s: under half the loop's rate, after 4 of the 32 chunks
+    assert tuner.done and tuner.value == 0 and tuner.history[-1][0] == 16
+    # merely a little slower: the window runs to its end (32 chunks) before judging
+    tuner = ParallelismTuner(16, start=16, baseline_rate=100.0, min_gain=1.0, warmup_units=0,
+                             window_seconds=1.0, window_units=4)
+    tuner._window_start = time.perf_counter() - 0.6  # noqa: SLF001
+    for _ in range(4):
+        tuner.observe(14)  # 56 elements in 0.6 s: 93 % of the loop
+    assert not tuner.done and tuner.value == 16
+
+
 def test_calibration_that_ends_on_the_last_element_starts_no_workers(monkeypatch, no_leaks):
     monkeypatch.setattr(parallel, "_CALIBRATION_MAX", 5)  # calibration stops after exactly 5 elements,
     monkeypatch.setattr(parallel, "_CALIBRATION_SECONDS", 1e9)  # however slow the machine is

@@ -36,6 +36,9 @@ class ParallelismTuner:
     ``warmup_units`` observations, and the first after each change, only restart the window.
     """
 
+    ABANDON_BELOW = 0.8
+    """A first parallel setting measured below this fraction of the loop's rate is given up early."""
+
     def __init__(self, maximum: int, *, start: int = 1, window_seconds: float = 0.02,
                  window_units: int = 4, min_gain: float = 1.1, baseline_rate: float | None = None,
                  warmup_units: int = 1) -> None:
@@ -70,9 +73,14 @@ class ParallelismTuner:
         self._units += 1
         self._elements += elements
         elapsed = time.perf_counter() - self._window_start
-        if self._units < max(self.window_units, 2 * self.value) or elapsed < self.window_seconds:
+        rate = self._elements / elapsed if elapsed > 0 else float("inf")
+        # A first parallel setting far slower than the loop (a cheap map, the GIL) is abandoned after half
+        # a window: the rest of the window would only be more elements run at the slower rate.
+        clearly_slower = (self._best is None and self.baseline_rate is not None and self._units >= self.window_units
+                          and elapsed >= self.window_seconds / 2 and rate < self.ABANDON_BELOW * self.baseline_rate)
+        if not clearly_slower and (self._units < max(self.window_units, 2 * self.value)
+                                   or elapsed < self.window_seconds):
             return
-        rate = self._elements / elapsed
         self.history.append((self.value, rate))
         first_slower_than_loop = (self._best is None and self.baseline_rate is not None
                                   and rate < self.baseline_rate)

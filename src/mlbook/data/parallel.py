@@ -423,8 +423,10 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             probe = int(min(20_000, max(8, TUNER_WINDOW_SECONDS / max(per_element, 1e-9))))
             probe_start = time.perf_counter()
             probed = 0
-            for element in itertools.islice(remaining, probe):
-                yield _timed_call(fn, element, stage)
+            # exactly the loop that falling back would run (no per-element timing calls), or the
+            # parallel schedule would be judged against a loop slowed down by its own measurement
+            for result in sequential_map(itertools.islice(remaining, probe), fn, stage):
+                yield result
                 probed += 1
             if probed < probe:
                 info["mode"] = "inline (too few elements to parallelise)"
