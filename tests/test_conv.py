@@ -112,8 +112,22 @@ def test_numba_tiles_that_start_mid_row_match_torch_for_any_geometry(case):
     x_shape, w_shape, kwargs, seed = case
     x, w, b = _random(x_shape, w_shape, seed)
     expected = F.conv2d(*(torch.from_numpy(a) for a in (x, w, b)), **kwargs).numpy()
-    np.testing.assert_allclose(conv2d_numba(x, w, b, tile_bytes=1, threads=2, **kwargs), expected,
+    np.testing.assert_allclose(conv2d_numba(x, w, b, tile_bytes=1, threads=2, shifted=False, **kwargs), expected,
                                rtol=1e-10, atol=1e-10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_cases(), st.integers(1, 3))
+def test_shifted_products_match_torch_for_stride_one(case, threads):
+    """Stride 1 with any padding, dilation and kernel shape: the shifted-view products, and their threads."""
+    x_shape, w_shape, kwargs, seed = case
+    kwargs = dict(kwargs, stride=1)
+    x, w, b = _random(x_shape, w_shape, seed)
+    expected = F.conv2d(*(torch.from_numpy(a) for a in (x, w, b)), **kwargs).numpy()
+    np.testing.assert_allclose(conv2d_numba(x, w, b, threads=threads, **kwargs), expected, rtol=1e-10, atol=1e-10)
+    x32, w32 = x.astype(np.float32), w.astype(np.float32)
+    expected32 = F.conv2d(torch.from_numpy(x32), torch.from_numpy(w32), **kwargs).numpy()
+    np.testing.assert_allclose(conv2d_numba(x32, w32, **kwargs), expected32, rtol=1e-4, atol=1e-4)
 
 
 def test_im2col_layout_and_col2im_is_its_adjoint():

@@ -4,7 +4,9 @@ The matrix product is where the arithmetic is, and BLAS already runs it near the
 holds a NumPy im2col back is *building* the column matrix (one strided copy per kernel tap, each
 sweeping the whole batch through memory, then BLAS streaming the huge result back in). The forward
 pass here never builds the whole matrix: each worker thread expands a cache-sized tile of columns with
-a compiled loop (zero padding written directly) and multiplies it immediately, while it is hot.
+a compiled loop (zero padding written directly) and multiplies it immediately, while it is hot. With
+stride 1 it needs no columns at all: each kernel tap is one product with a shifted view of the padded
+image (:func:`_shifted_products_image`).
 
 :func:`im2col_numba` and :func:`col2im_numba` build and scatter the full matrix in parallel, one
 (image, channel) plane per thread: the backward pass uses them.
@@ -145,18 +147,56 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def conv2d_numba(x: Any, w: Any, bias: Any = None, *, stride: IntOrPair = 1, padding: IntOrPair = 0,
-                 dilation: IntOrPair = 1, tile_bytes: int = TILE_BYTES, threads: Optional[int] = None) -> np.ndarray:
-    """Numba im2col fused with BLAS, one cache-sized tile at a time. Shapes as :func:`mlbook.kernels.conv.conv2d`.
+def _shifted_products_image(xn: np.ndarray, taps: np.ndarray, bias: Optional[np.ndarray], g: ConvGeometry,
+                            padded: np.ndarray, acc: np.ndarray, product: np.ndarray, out_n: np.ndarray) -> None:
+    """One image of a stride-1 convolution as ``kH * kW`` matrix products on shifted views: no columns.
 
-    The output positions of every image are cut into tiles whose column block (``C kH kW`` rows) fills
-    about ``tile_bytes``. A worker thread builds a tile's columns with a compiled loop that releases the
-    GIL, then multiplies it at once with single-threaded BLAS, while the block is still in the cache; ``threads`` workers (default: one per core) take tiles in turn. The full column matrix never
-    exists, so memory stays at one tile per worker.
+    ``xn`` is (C, H, W), ``taps`` (kH kW, O, C), ``padded`` a zeroed (C, H + 2 pH + spare, W + 2 pW)
+    buffer whose border stays zero, ``acc`` and ``product`` (O, H_out (W + 2 pW)) work arrays and
+    ``out_n`` (O, H_out, W_out). Flatten the padded image to (C, Hp Wp): the input under kernel tap
+    (u, v) for output (i, j) sits at flat position (i + u dH) Wp + (j + v dW), so for all outputs at once
+    it is the contiguous window that starts at u dH Wp + v dW. Each tap is then one BLAS product of its
+    (O, C) weights with a *view* of the image. Computing Wp outputs per row instead of W_out wastes a
+    few columns (cropped at the end, and the reason for the spare zero rows) but makes every window a
+    plain slice. The bias (O,) is added in the same pass as the crop.
+    """
+    (ph, pw), (dh, dw) = g.padding, g.dilation
+    kh, kw = g.kernel
+    padded[:, ph:ph + g.height, pw:pw + g.width] = xn
+    wp = padded.shape[2]
+    flat = padded.reshape(g.in_channels, -1)
+    span = g.out_height * wp
+    for t in range(kh * kw):
+        u, v = divmod(t, kw)
+        start = u * dh * wp + v * dw
+        np.matmul(taps[t], flat[:, start:start + span], out=product if t else acc)
+        if t:
+            acc += product
+    valid = acc.reshape(g.out_channels, g.out_height, wp)[:, :, :g.out_width]
+    if bias is None:
+        out_n[...] = valid
+    else:
+        np.add(valid, bias[:, None, None], out=out_n)
+
+
+def conv2d_numba(x: Any, w: Any, bias: Any = None, *, stride: IntOrPair = 1, padding: IntOrPair = 0,
+                 dilation: IntOrPair = 1, tile_bytes: int = TILE_BYTES, threads: Optional[int] = None,
+                 shifted: bool = True) -> np.ndarray:
+    """Convolution on worker threads with single-threaded BLAS. Shapes as :func:`mlbook.kernels.conv.conv2d`.
+
+    With stride 1 (and ``shifted=True``), each image is ``kH * kW`` BLAS products on shifted views of
+    its padded copy (:func:`_shifted_products_image`): no column matrix at all. Otherwise, Numba im2col
+    fused with BLAS, one cache-sized tile at a time: the output positions of every image are cut into
+    tiles whose column block (``C kH kW`` rows) fills about ``tile_bytes``; a worker thread builds a
+    tile's columns with a compiled loop that releases the GIL, then multiplies it at once, while the
+    block is still in the cache, so the full column matrix never exists. ``threads`` workers (default:
+    one per core) take images or tiles in turn.
     """
     x, w, bias = _as_float_arrays(x, w, bias)
     g = conv_geometry(x.shape, w.shape, stride, padding, dilation)
     x = np.ascontiguousarray(x)
+    if shifted and g.stride == (1, 1) and g.batch > 0:
+        return _conv2d_shifted(x, w, bias, g, threads)
     length = g.out_height * g.out_width
     k = g.column_rows
     tile = int(min(max(length, 1), max(16, tile_bytes // (k * x.itemsize))))
@@ -182,6 +222,33 @@ def conv2d_numba(x: Any, w: Any, bias: Any = None, *, stride: IntOrPair = 1, pad
     if bias is not None:
         out += bias[None, :, None]
     return out.reshape(g.output_shape)
+
+
+def _conv2d_shifted(x: np.ndarray, w: np.ndarray, bias: Optional[np.ndarray], g: ConvGeometry,
+                    threads: Optional[int]) -> np.ndarray:
+    """Stride-1 convolution, image by image on worker threads (see :func:`_shifted_products_image`)."""
+    (ph, pw), (dh, dw) = g.padding, g.dilation
+    kh, kw = g.kernel
+    hp, wp = g.height + 2 * ph, g.width + 2 * pw
+    spare_rows = -(-(dw * (kw - 1)) // wp)  # the last tap's window runs this far past the padded image
+    taps = np.ascontiguousarray(w.transpose(2, 3, 0, 1).reshape(kh * kw, g.out_channels, g.in_channels))
+    out = np.empty(g.output_shape, dtype=x.dtype)
+    workers = max(1, min(threads or _cores(), g.batch))
+
+    def work(first: int) -> None:
+        padded = np.zeros((g.in_channels, hp + spare_rows, wp), dtype=x.dtype)
+        acc = np.empty((g.out_channels, g.out_height * wp), dtype=x.dtype)
+        product = np.empty_like(acc)
+        for n in range(first, g.batch, workers):
+            _shifted_products_image(x[n], taps, bias, g, padded, acc, product, out[n])
+
+    with _single_threaded_blas(workers > 1):
+        if workers == 1:
+            work(0)
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(work, range(workers)))
+    return out
 
 
 @contextmanager
