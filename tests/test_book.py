@@ -11,19 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests._book_helpers import HEADER
+
 ROOT = Path(__file__).resolve().parents[1]
-HEADER = """\
----
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-"""
 
 
 def toc_entries() -> list[str]:

@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import check_site  # noqa: E402
 import linkcheck  # noqa: E402
+from tests._book_helpers import HEADER  # noqa: E402
 
 TOC = {
     "format": "jb-book",
@@ -29,17 +30,6 @@ TOC = {
     ],
 }
 
-JUPYTEXT_HEADER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-"""
 
 
 def page(body: str = "", ids: tuple[str, ...] = ()) -> str:
@@ -331,7 +321,7 @@ def test_load_time_from_navigation_timing():
 
 
 def test_a_notebook_is_a_source_whose_front_matter_names_a_kernel(tmp_path):
-    assert check_site.is_notebook_source(write(tmp_path, "nb.md", JUPYTEXT_HEADER + "# Title\n"))
+    assert check_site.is_notebook_source(write(tmp_path, "nb.md", HEADER + "# Title\n"))
     assert not check_site.is_notebook_source(write(tmp_path, "plain.md", "# References\n\nkernelspec: in prose\n"))
     assert check_site.is_notebook_source(write(tmp_path, "nb.ipynb", "{}"))
     assert check_site.source_file(tmp_path, "nb") == tmp_path / "nb.md"
@@ -349,13 +339,13 @@ def downloads_site(site: Path, ipynb: str | None = NOTEBOOK) -> list[str]:
 
 def test_downloads_of_a_notebook_page_pass_when_both_files_exist(site, tmp_path):
     hrefs = downloads_site(site)
-    source = write(tmp_path, "book/a/one.md", JUPYTEXT_HEADER)
+    source = write(tmp_path, "book/a/one.md", HEADER)
     assert check_site.download_problems(linkcheck.SiteIndex(site), "book/a/one", hrefs, source, notebook=True) == []
 
 
 def test_a_missing_or_broken_download_fails(site, tmp_path):
     index = linkcheck.SiteIndex(site)
-    source = write(tmp_path, "book/a/one.md", JUPYTEXT_HEADER)
+    source = write(tmp_path, "book/a/one.md", HEADER)
     hrefs = downloads_site(site, ipynb=None)  # the menu links to an .ipynb that was never copied
     problems = check_site.download_problems(index, "book/a/one", hrefs, source, notebook=True)
     assert any("no file _sources/book/a/one.ipynb" in p for p in problems)
@@ -400,7 +390,7 @@ SETTINGS = {"binderhub_url": "https://mybinder.org", "interface": "jupyterlab",
 
 
 def test_a_binder_link_to_this_pages_source_passes(tmp_path):
-    source = write(tmp_path, "book/a/one.md", JUPYTEXT_HEADER)
+    source = write(tmp_path, "book/a/one.md", HEADER)
     url = "https://mybinder.org/v2/gh/mlbook/mlbook/main?urlpath=lab/tree/book/a/one.md"
     assert check_site.binder_problems([url], source, tmp_path, SETTINGS) == []
     docs = {**SETTINGS, "path_to_docs": "docs/"}
@@ -417,7 +407,7 @@ def test_a_binder_link_to_this_pages_source_passes(tmp_path):
     ("https://colab.research.google.com/github/mlbook/mlbook/blob/main/book/a/one.md", "no launch button to"),
 ])
 def test_a_wrong_binder_link_fails(tmp_path, url, words):
-    source = write(tmp_path, "book/a/one.md", JUPYTEXT_HEADER)
+    source = write(tmp_path, "book/a/one.md", HEADER)
     problems = check_site.binder_problems([url], source, tmp_path, SETTINGS)
     assert problems and words in problems[0]
 

@@ -89,15 +89,16 @@ class ParallelismTuner:
             if self.value < self.maximum and not first_slower_than_loop:
                 self.value += 1
             else:
-                self._settle(self._best)
+                self._settle()
         else:
-            self._settle(self._best)
+            self._settle()
         self._warmup = 1  # the next window starts after a transition
         self._reset_window()
 
-    def _settle(self, best: tuple[int, float]) -> None:
-        """Stay at the best parallel setting, or at 0 (the loop) if it did not beat the loop."""
-        value, rate = best
+    def _settle(self) -> None:
+        """Stay at the best parallel setting, or at 0 (the loop) if it did not beat the loop. Called only
+        after a window was measured, so ``_best`` is set."""
+        value, rate = self._best  # type: ignore[misc]
         beats_loop = self.baseline_rate is None or rate > self.baseline_rate * self.min_gain
         self.value = value if beats_loop else 0
         self.done = True

@@ -33,7 +33,7 @@ import numba
 import numpy as np
 
 from mlbook.data.autotune import AUTOTUNE
-from mlbook.data.parallel import PersistentWorkers, parallel_map, prefetch_iter, sequential_map
+from mlbook.data.parallel import PersistentWorkers, _close, parallel_map, prefetch_iter, sequential_map
 from mlbook.data.structure import as_element, describe, tree_leaves, tree_map, tree_stack
 from mlbook.data.trace import active_tracer
 
@@ -116,12 +116,6 @@ def _shuffle_elements(upstream: Iterator[Any], buffer_size: int, rng: np.random.
             buffer.pop()
     finally:
         _close(upstream)
-
-
-def _close(iterator: Any) -> None:
-    close = getattr(iterator, "close", None)
-    if close is not None:
-        close()
 
 
 class _IndexPlan:

@@ -40,27 +40,11 @@ ones of 2**19-2**20, because BLAS multiplies a wide block more efficiently than 
 
 @numba.njit(parallel=True, cache=True)
 def _im2col_kernel(x, kh, kw, sh, sw, ph, pw, dh, dw, ho, wo, cols):
-    n_img, n_ch, h, w = x.shape
-    zero = x.dtype.type(0)
+    """The whole im2col matrix ``cols`` (N, C kH kW, H_out W_out), one (image, channel) plane per thread."""
+    n_img, n_ch = x.shape[0], x.shape[1]
     for task in numba.prange(n_img * n_ch):
-        n = task // n_ch
-        c = task % n_ch
-        for u in range(kh):
-            for v in range(kw):
-                row_of_cols = (c * kh + u) * kw + v
-                for i in range(ho):
-                    r = i * sh - ph + u * dh
-                    base = i * wo
-                    if r < 0 or r >= h:
-                        for j in range(wo):
-                            cols[n, row_of_cols, base + j] = zero
-                        continue
-                    for j in range(wo):
-                        col = j * sw - pw + v * dw
-                        if 0 <= col < w:
-                            cols[n, row_of_cols, base + j] = x[n, c, r, col]
-                        else:
-                            cols[n, row_of_cols, base + j] = zero
+        n, c = task // n_ch, task % n_ch
+        _im2col_channel(x, n, c, 0, ho * wo, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols[n])
 
 
 @numba.njit(parallel=True, cache=True)
@@ -105,39 +89,49 @@ def col2im_numba(cols: np.ndarray, g: ConvGeometry) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True)
-def _im2col_tile(x, n, t0, t1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):
-    """Columns ``t0 .. t1 - 1`` (output positions, row-major) of image ``n``'s im2col matrix into ``cols``.
+def _im2col_channel(x, n, c, t0, t1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):
+    """Channel ``c``'s rows, columns ``t0 .. t1 - 1`` (output positions, row-major), of image ``n``'s im2col
+    matrix, into ``cols`` (its column ``0`` holds position ``t0``).
 
-    The tile is walked one output row at a time: for a fixed channel, tap and output row, the input
+    The positions are walked one output row at a time: for a fixed kernel tap and output row, the input
     values form one strided run of an input row, so each is a slice copy (which compiles to a vectorised
     loop) plus zero fills for the padding at its ends, with no per-element index arithmetic or branch.
     """
-    n_ch, h, w = x.shape[1], x.shape[2], x.shape[3]
+    if t1 <= t0:
+        return
+    h, w = x.shape[2], x.shape[3]
     zero = x.dtype.type(0)
     first_row, last_row = t0 // wo, (t1 - 1) // wo
-    for c in range(n_ch):
-        for u in range(kh):
-            for v in range(kw):
-                row_of_cols = (c * kh + u) * kw + v
-                offset = v * dw - pw  # input column = j * sw + offset
-                # output columns whose input column lies inside the image: lo <= j < hi
-                lo = 0 if offset >= 0 else (-offset + sw - 1) // sw
-                hi = 0 if w - offset <= 0 else (w - offset + sw - 1) // sw
-                for i in range(first_row, last_row + 1):
-                    j0 = max(t0 - i * wo, 0)
-                    j1 = min(t1 - i * wo, wo)
-                    base = i * wo - t0  # column of cols that holds output position (i, 0)
-                    r = i * sh - ph + u * dh
-                    if r < 0 or r >= h:
-                        cols[row_of_cols, base + j0:base + j1] = zero
-                        continue
-                    a, b = min(max(j0, lo), j1), max(min(j1, hi), j0)
-                    if a >= b:
-                        cols[row_of_cols, base + j0:base + j1] = zero
-                        continue
-                    cols[row_of_cols, base + j0:base + a] = zero
-                    cols[row_of_cols, base + a:base + b] = x[n, c, r, a * sw + offset:(b - 1) * sw + offset + 1:sw]
-                    cols[row_of_cols, base + b:base + j1] = zero
+    for u in range(kh):
+        for v in range(kw):
+            row_of_cols = (c * kh + u) * kw + v
+            offset = v * dw - pw  # input column = j * sw + offset
+            # output columns whose input column lies inside the image: lo <= j < hi
+            lo = 0 if offset >= 0 else (-offset + sw - 1) // sw
+            hi = 0 if w - offset <= 0 else (w - offset + sw - 1) // sw
+            for i in range(first_row, last_row + 1):
+                j0 = max(t0 - i * wo, 0)
+                j1 = min(t1 - i * wo, wo)
+                base = i * wo - t0  # column of cols that holds output position (i, 0)
+                r = i * sh - ph + u * dh
+                if r < 0 or r >= h:
+                    cols[row_of_cols, base + j0:base + j1] = zero
+                    continue
+                a, b = min(max(j0, lo), j1), max(min(j1, hi), j0)
+                if a >= b:
+                    cols[row_of_cols, base + j0:base + j1] = zero
+                    continue
+                cols[row_of_cols, base + j0:base + a] = zero
+                cols[row_of_cols, base + a:base + b] = x[n, c, r, a * sw + offset:(b - 1) * sw + offset + 1:sw]
+                cols[row_of_cols, base + b:base + j1] = zero
+
+
+@numba.njit(nogil=True, cache=True)
+def _im2col_tile(x, n, t0, t1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols):
+    """Columns ``t0 .. t1 - 1`` (output positions, row-major) of image ``n``'s im2col matrix into ``cols``,
+    every channel (see :func:`_im2col_channel`)."""
+    for c in range(x.shape[1]):
+        _im2col_channel(x, n, c, t0, t1, kh, kw, sh, sw, ph, pw, dh, dw, wo, cols)
 
 
 def _cores() -> int:
