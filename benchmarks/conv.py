@@ -12,7 +12,8 @@ numba >= 0.8x, im2col >= 0.4x; with a GPU, cuda >= 0.3x of cuDNN. ``naive`` is t
 Backward: ``conv2d_backward`` (all three gradients) against torch's autograd of the same convolution.
 
 Every comparison uses :func:`mlbook.bench.compare`: one process, candidates alternated on every
-repeat, medians and ratios. Results go to benchmarks/results/conv.json.
+repeat, medians and ratios, and a quarter-second pause before each sample so that the thread pool one
+candidate leaves spinning (OpenBLAS, OpenMP) does not slow down the next. Results go to benchmarks/results/conv.json.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ import torch.nn.functional as F  # noqa: E402
 
 from mlbook.bench import compare  # noqa: E402
 from mlbook.kernels.conv import conv2d, conv2d_backward, conv_geometry, im2col  # noqa: E402
+
+
+#: Seconds of idle time before every timed sample (see ``mlbook.bench.compare``): the NumPy im2col
+#: leaves OpenBLAS's threads spinning for about 0.1 s, which on two cores would be charged to whichever
+#: candidate runs next.
+SETTLE = 0.25
 
 
 def _torch_backward(x, w, b, g):
@@ -52,7 +59,7 @@ def cpu(batch: int, repeat: int) -> dict:
     candidates = {m: (lambda m=m: conv2d(x, w, b, padding=1, method=m)) for m in ("torch", "im2col", "numba")}
     geometry = conv_geometry(x.shape, w.shape, padding=1)
     candidates["im2col columns only"] = lambda: im2col(x, geometry)  # the copy alone, without the product
-    forward = compare(candidates, repeat=repeat, number=1)
+    forward = compare(candidates, repeat=repeat, number=1, settle=SETTLE)
     print(f"forward, batch {batch}, 64->64 channels, 56x56, 3x3, padding 1, float32\n{forward}")
     print(f"building the columns: {forward.median('im2col columns only') / forward.median('im2col'):.0%} "
           "of the NumPy im2col convolution")
@@ -63,7 +70,7 @@ def cpu(batch: int, repeat: int) -> dict:
         "torch fwd": lambda: conv2d(x, w, b, padding=1, method="torch"),
         "im2col bwd": lambda: conv2d_backward(g, x, w, padding=1, method="im2col"),
         "numba bwd": lambda: conv2d_backward(g, x, w, padding=1, method="numba"),
-    }, repeat=repeat, number=1)
+    }, repeat=repeat, number=1, settle=SETTLE)
     torch_bwd_only = backward.median("torch autograd (fwd+bwd)") - backward.median("torch fwd")
     print(f"\nbackward (input, weight and bias gradients)\n{backward}")
     print(f"torch backward alone ~ {torch_bwd_only * 1e3:.1f} ms (autograd minus forward)")
@@ -122,7 +129,7 @@ def gpu(batch: int, repeat: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="batch 4 instead of 32")
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=11)
     parser.add_argument("--gpu", action="store_true", help="also time the CUDA kernel against cuDNN at batch 128")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "conv.json")
     args = parser.parse_args()

@@ -16,7 +16,8 @@ How it measures:
   before NumPy starts, and inside it :class:`mlbook.bench.limit_threads` also limits BLAS (through
   threadpoolctl when installed), Numba and PyTorch.
 * For each size all methods are timed by :func:`mlbook.bench.compare`: one process, candidates
-  alternated on every repeat, medians, ratios to ``numpy.matmul``.
+  alternated on every repeat, medians, ratios to ``numpy.matmul``, and a short pause before every
+  sample so that the threads OpenBLAS leaves spinning after a NumPy call do not slow the next candidate.
 * GFLOP/s = 2 n^3 / median seconds; "% of peak" divides by the peak measured with
   :func:`mlbook.bench.measure_peak_flops` on the same number of threads.
 * ``--gpu`` (with a CUDA GPU) times ``cuda_naive``, ``cuda_tiled`` and ``cuda_register`` against
@@ -43,6 +44,10 @@ FULL_SIZES = [64, 128, 256, 512, 1024, 2048]
 QUICK_SIZES = [64, 128, 256]
 NAIVE_MAX_N = 128
 SIMPLE_NUMBA_MAX_N = 2048
+#: Idle seconds before every timed sample (see ``mlbook.bench.compare``). After each call OpenBLAS keeps
+#: its worker threads spinning for about 0.1 s; on two cores that halves the speed of the Numba kernel
+#: timed next (measured: the simple kernel ran 1.8x slower right after ``numpy.matmul``).
+SETTLE = 0.15
 
 
 def run_child(threads: int, sizes: list[int], repeat: int, strassen_sizes: list[int], sparse_n: int) -> dict:
@@ -77,7 +82,7 @@ def run_child(threads: int, sizes: list[int], repeat: int, strassen_sizes: list[
             if n > SIMPLE_NUMBA_MAX_N:
                 del candidates["numba"]
             reps = repeat if n >= 512 else max(repeat, 9)
-            result = bench.compare(candidates, baseline="numpy", repeat=reps, min_time=0.05)
+            result = bench.compare(candidates, baseline="numpy", repeat=reps, min_time=0.05, settle=SETTLE)
             flops = bench.matmul_flops(n, n, n)
             for name, timing in result.timings.items():
                 rate = bench.gflops(flops, timing.median)
@@ -94,10 +99,11 @@ def run_child(threads: int, sizes: list[int], repeat: int, strassen_sizes: list[
                 A = rng.standard_normal((n, n), dtype=np.float32)
                 B = rng.standard_normal((n, n), dtype=np.float32)
                 cands = {"numpy": lambda: A @ B}
-                for leaf in (256, 512, 1024):
+                for leaf in (256, 512, 1024, 2048):
                     if leaf < n:
                         cands[f"strassen_leaf{leaf}"] = (lambda leaf=leaf: matmul_strassen(A, B, leaf=leaf))
-                result = bench.compare(cands, baseline="numpy", repeat=3 if n >= 2048 else 5, min_time=0.05)
+                result = bench.compare(cands, baseline="numpy", repeat=3 if n >= 2048 else 5, min_time=0.05,
+                                       settle=SETTLE)
                 for name, timing in result.timings.items():
                     out["strassen"].append({"n": n, "method": name, "median_s": timing.median,
                                             "speedup_over_numpy": result.speedup(name)})

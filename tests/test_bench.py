@@ -38,6 +38,19 @@ def test_compare_rejects_bad_arguments():
         compare({"a": lambda: None}, baseline="c")
     with pytest.raises(ValueError, match="repeat must be at least 1"):
         compare({"a": lambda: None}, repeat=0)
+    with pytest.raises(ValueError, match="settle must be zero or more seconds, got -0.1"):
+        compare({"a": lambda: None}, settle=-0.1)
+
+
+def test_compare_settles_before_every_sample_and_outside_the_timing(monkeypatch):
+    events = []
+    monkeypatch.setattr(time, "sleep", lambda seconds: events.append(("sleep", seconds)))
+    result = compare({"a": lambda: events.append("a"), "b": lambda: events.append("b")},
+                     repeat=2, number=1, warmup=0, settle=0.25)
+    assert events == [("sleep", 0.25), "a", ("sleep", 0.25), "b"] * 2
+    monkeypatch.undo()
+    result = compare({"noop": lambda: None}, repeat=2, number=1, warmup=0, settle=0.05)
+    assert result.median("noop") < 0.01  # the real sleep is not part of the sample
 
 
 def test_peak_memory_sees_numpy_buffers():

@@ -189,13 +189,61 @@ def test_tuner_abandons_a_first_setting_far_slower_than_the_loop_after_half_a_wi
     for _ in range(4):
         tuner.observe(7)  # 28 elements in 0.6 s: under half the loop's rate, after 4 of the 32 chunks
     assert tuner.done and tuner.value == 0 and tuner.history[-1][0] == 16
-    # merely a little slower: the window runs to its end (32 chunks) before judging
+    # merely a little slower: the window runs to its end before judging, but no longer (it does not wait
+    # for two rounds of the 16 chunks in flight: each element run at this rate is time lost)
     tuner = ParallelismTuner(16, start=16, baseline_rate=100.0, min_gain=1.0, warmup_units=0,
                              window_seconds=1.0, window_units=4)
     tuner._window_start = time.perf_counter() - 0.6  # noqa: SLF001
     for _ in range(4):
         tuner.observe(14)  # 56 elements in 0.6 s: 93 % of the loop
     assert not tuner.done and tuner.value == 16
+    tuner._window_start = time.perf_counter() - 1.01  # noqa: SLF001 - the window closes
+    tuner.observe(14)  # 70 elements in 1.01 s: still 69 % of the loop, after 5 of the 32 chunks
+    assert tuner.done and tuner.value == 0
+
+
+def test_later_settings_are_measured_over_two_rounds_of_chunks_in_flight():
+    tuner = ParallelismTuner(16, start=2, baseline_rate=100.0, warmup_units=0, window_seconds=0.0,
+                             window_units=1)
+    tuner.observe(300)  # the first setting: judged after one window
+    assert tuner.value == 3 and not tuner.done
+    tuner._warmup = 0  # noqa: SLF001
+    for _ in range(5):
+        tuner.observe(300)
+    assert len(tuner.history) == 2  # 5 chunks are not yet two rounds of 3
+    tuner.observe(300)
+    assert len(tuner.history) == 3
+
+
+def test_switching_back_to_the_loop_takes_queued_chunks_back(monkeypatch, no_leaks):
+    """After the tuner gives up, chunks still queued for the workers run in the consumer's thread, in order."""
+    import threading
+
+    class GiveUpAtOnce(ParallelismTuner):
+        def observe(self, elements):
+            if not self.done:
+                self.history.append((self.value, 1.0))
+                self.value, self.done = 0, True
+
+    monkeypatch.setattr(parallel, "ParallelismTuner", GiveUpAtOnce)
+    monkeypatch.setattr(parallel, "_CALIBRATION_MAX", 4)
+    monkeypatch.setattr(parallel, "_PROBE_BELOW_SECONDS", 0.0)  # no loop probe: go straight to the workers
+    monkeypatch.setattr(parallel, "CHUNK_SECONDS", {"thread": 1e-9, "process": 1e-9})  # one element per chunk
+    consumer = threading.get_ident()
+    ran_in: dict[int, bool] = {}
+
+    def slow_identity(x):
+        ran_in[int(x)] = threading.get_ident() == consumer
+        time.sleep(0.001 if int(x) == 4 else 0.02)  # the first chunk on the workers finishes long before the rest
+        return x
+
+    ds = Dataset.range(40).map(slow_identity, num_parallel_calls=8)
+    assert ints(ds) == list(range(40))
+    assert ds.last_run["mode"] == "inline (parallel measured slower)"
+    on_workers = [i for i in range(4, 40) if not ran_in[i]]
+    # 16 chunks (elements 4 to 19) were in flight when the tuner gave up; the 8 running stay on the workers
+    # (and the one a worker may pick up before the queue is emptied), the rest come back to the loop
+    assert set(on_workers) <= set(range(4, 20)) and len(on_workers) <= 9, on_workers
 
 
 def test_calibration_that_ends_on_the_last_element_starts_no_workers(monkeypatch, no_leaks):
@@ -308,3 +356,34 @@ def test_a_worker_keeps_only_a_bounded_number_of_slots_attached(monkeypatch):
         for segment in owned:
             segment.close()
             segment.unlink()
+
+
+def test_parallel_gain_bound_is_amdahls_law():
+    assert parallel.parallel_gain_bound(4e-6, 1e-6, 2) == pytest.approx(4 / 3.5)
+    assert parallel.parallel_gain_bound(1e-3, 1e-3, 4) == pytest.approx(4.0)  # all map: linear
+    assert parallel.parallel_gain_bound(1e-3, 0.0, 8) == pytest.approx(1.0)  # no map: nothing to gain
+    assert parallel.parallel_gain_bound(1e-3, 2e-3, 2) == pytest.approx(2.0)  # timing noise: share capped at 1
+    with pytest.raises(ValueError, match="loop_seconds > 0"):
+        parallel.parallel_gain_bound(0.0, 1e-6, 2)
+
+
+def test_a_map_that_is_a_small_share_of_the_loop_stays_inline(monkeypatch, no_leaks):
+    """The consumer spends ~100 us per element on its own work: no number of workers can speed up a 2 us map."""
+    monkeypatch.setattr(parallel, "TUNER_WINDOW_SECONDS", 0.001)  # probe the loop over a few hundred elements
+    ds = Dataset.range(3000).map(work.cheap, num_parallel_calls=8)
+    seen = []
+    for x in ds:
+        stop = time.perf_counter() + 1e-4
+        while time.perf_counter() < stop:  # the consumer's own work, holding the GIL
+            pass
+        seen.append(int(x))
+    assert seen == [i + 1 for i in range(3000)]
+    run = ds.last_run
+    assert run["mode"].startswith("inline (the map is too small a share"), run
+    assert run["gain_bound"] < parallel.MIN_PARALLEL_GAIN
+
+
+def test_a_map_that_dominates_the_loop_is_tried_on_workers(no_leaks):
+    ds = Dataset.range(60).map(lambda x: (time.sleep(0.002), x)[1], num_parallel_calls=2)
+    assert ints(ds) == list(range(60))
+    assert ds.last_run["gain_bound"] > 1.8 and "too small a share" not in ds.last_run["mode"], ds.last_run

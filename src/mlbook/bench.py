@@ -95,16 +95,23 @@ def time_call(fn: Callable[[], Any], *, repeat: int = 7, number: int | None = No
 
 
 def compare(candidates: Mapping[str, Callable[[], Any]], *, baseline: str | None = None, repeat: int = 7,
-            number: int | None = None, min_time: float = 0.01, warmup: int = 1) -> Comparison:
+            number: int | None = None, min_time: float = 0.01, warmup: int = 1,
+            settle: float = 0.0) -> Comparison:
     """Time several zero-argument callables side by side, alternating them on every repeat.
 
     Returns a :class:`Comparison` whose ratios are taken to ``baseline`` (the first candidate by
-    default). Raises ``ValueError`` for an empty mapping, an unknown baseline or a repeat below 1.
+    default). ``settle`` seconds of sleep come before every sample: thread pools keep spinning after
+    a call (OpenBLAS busy-waits for about 0.1 s, OpenMP runtimes for less), and on a machine with few
+    cores the pool one candidate leaves spinning steals the cores of the next. A quarter of a second
+    lets them all go idle, so each candidate is timed on its own. Raises ``ValueError`` for an empty
+    mapping, an unknown baseline, a repeat below 1 or a negative ``settle``.
     """
     if not candidates:
         raise ValueError("compare() needs at least one candidate")
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
+    if settle < 0:
+        raise ValueError(f"settle must be zero or more seconds, got {settle}")
     baseline = next(iter(candidates)) if baseline is None else baseline
     if baseline not in candidates:
         raise ValueError(f"baseline {baseline!r} is not one of the candidates {list(candidates)}")
@@ -119,6 +126,8 @@ def compare(candidates: Mapping[str, Callable[[], Any]], *, baseline: str | None
         for _ in range(repeat):
             for name, fn in candidates.items():
                 n = numbers[name]
+                if settle:
+                    time.sleep(settle)
                 start = time.perf_counter()
                 for _ in range(n):
                     fn()

@@ -78,8 +78,11 @@ class ParallelismTuner:
         # a window: the rest of the window would only be more elements run at the slower rate.
         clearly_slower = (self._best is None and self.baseline_rate is not None and self._units >= self.window_units
                           and elapsed >= self.window_seconds / 2 and rate < self.ABANDON_BELOW * self.baseline_rate)
-        if not clearly_slower and (self._units < max(self.window_units, 2 * self.value)
-                                   or elapsed < self.window_seconds):
+        # A later setting is measured over two rounds of its chunks in flight, so that the climb compares
+        # steady states. The first one only has to show whether it beats the loop at all: one window,
+        # because every element it runs while slower than the loop is time lost.
+        units_needed = self.window_units if self._best is None else max(self.window_units, 2 * self.value)
+        if not clearly_slower and (self._units < units_needed or elapsed < self.window_seconds):
             return
         self.history.append((self.value, rate))
         first_slower_than_loop = (self._best is None and self.baseline_rate is not None

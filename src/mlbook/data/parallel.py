@@ -41,9 +41,9 @@ from mlbook.data.autotune import AUTOTUNE, BufferTuner, ParallelismTuner
 from mlbook.data.trace import active_tracer
 
 __all__ = ["parallel_map", "prefetch_iter", "process_context", "CHUNK_SECONDS", "sequential_map",
-           "PersistentWorkers", "shutdown_workers"]
+           "PersistentWorkers", "shutdown_workers", "parallel_gain_bound", "MIN_PARALLEL_GAIN"]
 
-CHUNK_SECONDS = {"thread": 0.002, "process": 0.01}
+CHUNK_SECONDS = {"thread": 0.0005, "process": 0.01}
 """Work per chunk: large against the hand-off cost (about 20 us per thread task, about 0.2 ms per
 process task), small enough that a few chunks in flight keep every worker busy."""
 
@@ -53,6 +53,9 @@ _PROBE_BELOW_SECONDS = 1e-4
 FALL_BACK_TO_INLINE = True
 """Whether a map whose parallel schedule measures slower than the plain loop switches to the loop.
 Tests set it to False to exercise the workers whatever the machine's load."""
+MIN_PARALLEL_GAIN = 1.2
+"""A map goes to workers only if Amdahl's law allows at least this speed-up (see :func:`parallel_gain_bound`):
+trying the workers costs a measuring window at their speed, which a smaller possible gain cannot repay."""
 _NOTHING = object()
 _TRANSFER_SAMPLES = 16
 _CALIBRATION_SECONDS = 0.01
@@ -347,6 +350,19 @@ def _new_process_pool(workers: int, fn_bytes: bytes) -> cf.ProcessPoolExecutor:
 # ---------------------------------------------------------------------------------------------------
 
 
+def parallel_gain_bound(loop_seconds: float, map_seconds: float, workers: int) -> float:
+    """The best speed-up ``workers`` can give a pipeline whose loop takes ``loop_seconds`` per element,
+    ``map_seconds`` of which is the map (Amdahl's law): only the map's share is divided among workers.
+
+    The rest (reading the input, the consumer's own work, Python's iteration) stays in one thread. A map
+    of 1 us in a loop of 4 us can gain at most 4 / (3 + 0.5) = 1.14x on two workers, however it is run.
+    """
+    if loop_seconds <= 0 or workers < 1:
+        raise ValueError(f"need loop_seconds > 0 and workers >= 1, got {loop_seconds} and {workers}")
+    map_seconds = min(max(map_seconds, 0.0), loop_seconds)
+    return loop_seconds / (loop_seconds - map_seconds + map_seconds / workers)
+
+
 def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel_calls: int, *,
                  deterministic: bool = True, executor: str = "thread", stage: str = "map",
                  report: Callable[[dict[str, Any]], None] | None = None,
@@ -437,8 +453,13 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
         workers = cpus if num_parallel_calls == AUTOTUNE else num_parallel_calls
         if executor == "thread" and num_parallel_calls == AUTOTUNE:
             workers = 2 * cpus  # threads that wait on I/O or sleep do not occupy a core
+        gain_bound = parallel_gain_bound(1.0 / inline_rate, per_element, workers)
         info.update(per_element_seconds=per_element, inline_rate=inline_rate, chunk_size=chunk_size,
-                    workers=workers)
+                    workers=workers, gain_bound=gain_bound)
+        if FALL_BACK_TO_INLINE and gain_bound < MIN_PARALLEL_GAIN:
+            info["mode"] = f"inline (the map is too small a share of each element's time: at most {gain_bound:.2f}x)"
+            yield from sequential_map(remaining, fn, stage)
+            return
         # Medians: one preemption during one timed call must not decide where the whole pass runs.
         if (FALL_BACK_TO_INLINE and executor == "process"
                 and float(np.median(fn_times)) < 2 * float(np.median(transfer_times))):
@@ -470,8 +491,9 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
         #    A fixed num_parallel_calls=k is one setting to check: k chunks at work, k more queued,
         #    and back to the loop if that is not faster. AUTOTUNE climbs from 2 chunks in flight.
         baseline = inline_rate if FALL_BACK_TO_INLINE else None
-        # each new process's first chunk includes its start-up: not the steady state
-        warmup = workers if executor == "process" and not warm else 1
+        # Each new process's first chunk includes its start-up: not the steady state. Threads start at
+        # once, and the time their first chunks take to come back is a cost the loop does not pay.
+        warmup = workers if executor == "process" and not warm else 0
         if num_parallel_calls == AUTOTUNE:
             tuner = ParallelismTuner(2 * workers, start=min(2, 2 * workers), baseline_rate=baseline,
                                      warmup_units=warmup, window_seconds=TUNER_WINDOW_SECONDS)
@@ -489,11 +511,11 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             if not chunk:
                 return False
             if executor == "thread":
-                pending.append((pool.submit(_run_chunk_in_thread, fn, chunk, stage), None))
+                pending.append((pool.submit(_run_chunk_in_thread, fn, chunk, stage), None, chunk))
             else:
                 segment = slots.take()
                 future = pool.submit(_run_chunk_in_process, chunk, segment.name if segment else None)
-                pending.append((future, segment))
+                pending.append((future, segment, chunk))
             return True
 
         while True:
@@ -502,19 +524,30 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             if not pending:
                 break
             if deterministic:
-                future, segment = pending.popleft()
+                future, segment, chunk = pending.popleft()
             else:
                 futures = [entry[0] for entry in pending]
                 done, _ = cf.wait(futures, return_when=cf.FIRST_COMPLETED)
                 index = next(i for i, entry in enumerate(pending) if entry[0] in done)
-                future, segment = pending[index]
+                future, segment, chunk = pending[index]
                 del pending[index]
-            outcome = future.result()
-            if executor == "process":
-                results, error = _receive(outcome, segment, slots, stage, transport)
+            if future.cancelled():  # taken back from the queue after the switch to the loop: run it here
+                slots.give_back(segment)
+                results, error = _run_chunk_in_thread(fn, chunk, stage)
             else:
-                results, error = outcome
-            tuner.observe(len(results))
+                outcome = future.result()
+                if executor == "process":
+                    results, error = _receive(outcome, segment, slots, stage, transport)
+                else:
+                    results, error = outcome
+                was_done = tuner.done
+                tuner.observe(len(results))
+                if tuner.done and not was_done and tuner.value == 0:
+                    # Back to the loop. Chunks still waiting in the queue would run at the slower parallel
+                    # rate; take them back (only those already running are awaited) and run them here,
+                    # in their turn, so that the order of the outputs does not change.
+                    for entry in pending:
+                        entry[0].cancel()
             yield from results
             if error is not None:
                 raise error  # the worker's exception: same type, same message
@@ -529,7 +562,7 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
             yield from sequential_map(remaining, fn, stage)
         finished = True
     finally:
-        for future, _ in pending:
+        for future, *_ in pending:
             future.cancel()
         if borrowed:
             persistent.give_back(clean=finished and not pending)

@@ -27,7 +27,7 @@ MR = 4    # rows of C per micro-kernel call (register block)
 NR = 3    # columns of C per micro-kernel call (4 x 3 measured fastest here)
 KC = 512  # depth of a packed panel: 3 rows of B^T (6 KiB in float32) stay in L1
 MC = 64   # rows of A packed per task: 64 x 512 float32 = 128 KiB, stays in L2
-NC = 1023  # columns of B packed at once (a multiple of NR): 2 MiB, shared by both cores in L3
+NC = 2046  # columns of B per packed panel (a multiple of NR): 4 MiB in L3; A is re-packed once per panel
 
 
 @njit(parallel=True, cache=True)
@@ -67,12 +67,10 @@ def matmul_numba(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 @njit(cache=True)
 def _pack_rows(src, row0, rows, col0, cols, dst):
     """Copy ``src[row0:row0+rows, col0:col0+cols]`` into ``dst`` and zero the padding rows."""
-    for r in range(rows):
-        for c in range(cols):
-            dst[r, c] = src[row0 + r, col0 + c]
+    for r in range(rows):  # row slices: each copy is one contiguous, vectorised run
+        dst[r, :cols] = src[row0 + r, col0:col0 + cols]
     for r in range(rows, dst.shape[0]):
-        for c in range(cols):
-            dst[r, c] = 0
+        dst[r, :cols] = 0
 
 
 @njit(cache=True, fastmath=True, inline="always")
@@ -144,15 +142,17 @@ def _add_edge_block(C, ci, cj, rows, cols, block):
 @njit(parallel=True, cache=True)
 def _pack_panel_transposed(B, p0, kc, j0, nc, Bp):
     """``Bp[j, :kc] = B[p0:p0+kc, j0+j]``: each column of the panel becomes a contiguous row."""
-    # Transpose in 32 x 32 tiles: both the reads and the writes of a tile stay within a few cache lines.
-    for jt in prange((nc + 31) // 32):
-        j_start = jt * 32
-        j_stop = min(j_start + 32, nc)
-        for pt in range(0, kc, 32):
-            p_stop = min(pt + 32, kc)
+    # Tiles of 64 columns by 8 rows of B. Rows of B are often 4 KiB or 8 KiB apart, and lines that far
+    # apart share one L1 cache set (8 ways), so a tile taller than 8 rows evicts its own reads.
+    for jt in prange((nc + 63) // 64):
+        j_start = jt * 64
+        j_stop = min(j_start + 64, nc)
+        for p_start in range(0, kc, 8):
+            p_stop = min(p_start + 8, kc)
             for j in range(j_start, j_stop):
-                for p in range(pt, p_stop):
-                    Bp[j, p] = B[p0 + p, j0 + j]
+                packed = Bp[j]
+                for p in range(p_start, p_stop):
+                    packed[p] = B[p0 + p, j0 + j]
     for j in range(nc, Bp.shape[0]):
         Bp[j, :kc] = 0
 
@@ -210,8 +210,8 @@ def matmul_numba_blocked(A: np.ndarray, B: np.ndarray, *, kc: int = KC, mc: int 
 def _balanced(size: int, block: int, multiple: int) -> int:
     """A block no larger than ``block`` (rounded up to ``multiple``) that splits ``size`` evenly.
 
-    1024 columns in blocks of at most 1023 would leave a last block of one column, which costs a
-    whole extra packing pass; two blocks of 513 (rounded to the multiple) do not.
+    2048 columns in blocks of at most 2046 would leave a last block of two columns, which costs a
+    whole extra pass over ``A``; two blocks of 1026 (rounded to the multiple) do not.
     """
     count = -(-size // block)
     even = -(-size // count)

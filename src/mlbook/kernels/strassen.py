@@ -65,22 +65,40 @@ def matmul_strassen(A: np.ndarray, B: np.ndarray, leaf: int = STRASSEN_LEAF) -> 
     if min(m, k, n) <= leaf:
         return np.matmul(A, B)
     Ap, Bp = _pad_even(A), _pad_even(B)
-
-    def recurse(X, Y):
-        return matmul_strassen(X, Y, leaf)
-
-    M1, M2, M3, M4, M5, M6, M7 = strassen_products(Ap, Bp, recurse)
-    h, v = Ap.shape[0] // 2, Bp.shape[1] // 2
-    C = np.empty((Ap.shape[0], Bp.shape[1]), dtype=M1.dtype)
-    # C11 = M1 + M4 - M5 + M7, C12 = M3 + M5, C21 = M2 + M4, C22 = M1 - M2 + M3 + M6,
-    # written with out= so that no temporaries the size of a block are made.
+    h, w, v = Ap.shape[0] // 2, Ap.shape[1] // 2, Bp.shape[1] // 2
+    A11, A12, A21, A22 = Ap[:h, :w], Ap[:h, w:], Ap[h:, :w], Ap[h:, w:]
+    B11, B12, B21, B22 = Bp[:w, :v], Bp[:w, v:], Bp[w:, :v], Bp[w:, v:]
+    C = np.empty((2 * h, 2 * v), dtype=np.result_type(A, B))
     C11, C12, C21, C22 = C[:h, :v], C[:h, v:], C[h:, :v], C[h:, v:]
-    np.add(M1, M4, out=C11)
-    C11 -= M5
-    C11 += M7
-    np.add(M3, M5, out=C12)
-    np.add(M2, M4, out=C21)
-    np.subtract(M1, M2, out=C22)
-    C22 += M3
-    C22 += M6
+    # The same seven products as strassen_products, scheduled to save memory: the sums go into two
+    # reused buffers and each product is added into the blocks of C as soon as it exists, so a level
+    # holds three half-size temporaries instead of seventeen. Fresh large arrays are not free: each
+    # one is mapped page by page on first touch.
+    S = np.empty((h, w), dtype=Ap.dtype)
+    T = np.empty((w, v), dtype=Bp.dtype)
+    at_leaf = min(h, w, v) <= leaf
+    M = np.empty((h, v), dtype=C.dtype) if at_leaf else None
+
+    def product(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return np.matmul(X, Y, out=M) if at_leaf else matmul_strassen(X, Y, leaf)
+
+    P = product(np.add(A11, A22, out=S), np.add(B11, B22, out=T))  # M1
+    C11[...] = P
+    C22[...] = P
+    P = product(np.add(A21, A22, out=S), B11)  # M2
+    C21[...] = P
+    C22 -= P
+    P = product(A11, np.subtract(B12, B22, out=T))  # M3
+    C12[...] = P
+    C22 += P
+    P = product(A22, np.subtract(B21, B11, out=T))  # M4
+    C11 += P
+    C21 += P
+    P = product(np.add(A11, A12, out=S), B22)  # M5
+    C11 -= P
+    C12 += P
+    P = product(np.subtract(A21, A11, out=S), np.add(B11, B12, out=T))  # M6
+    C22 += P
+    P = product(np.subtract(A12, A22, out=S), np.add(B21, B22, out=T))  # M7
+    C11 += P
     return C[:m, :n] if (m, n) != C.shape else C
