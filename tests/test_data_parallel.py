@@ -187,25 +187,28 @@ def test_tuner_abandons_a_first_setting_far_slower_than_the_loop_after_half_a_wi
                              window_seconds=1.0, window_units=4)
     tuner._window_start = time.perf_counter() - 0.6  # noqa: SLF001 - 0.6 s into a 1 s window
     for _ in range(4):
-        tuner.observe(7)  # 28 elements in 0.6 s: under half the loop's rate, after 4 of the 32 chunks
+        tuner.observe(7)  # 28 elements in 0.6 s: under half the loop's rate, after 4 of the 16 chunks
     assert tuner.done and tuner.value == 0 and tuner.history[-1][0] == 16
-    # merely a little slower: the window runs to its end before judging, but no longer (it does not wait
-    # for two rounds of the 16 chunks in flight: each element run at this rate is time lost)
+    # merely a little slower (90 % of the loop): judged once the window has closed and one round of the 16
+    # chunks in flight has come back, not before, and not after two rounds (each element run at this rate
+    # is time lost)
     tuner = ParallelismTuner(16, start=16, baseline_rate=100.0, min_gain=1.0, warmup_units=0,
-                             window_seconds=1.0, window_units=4)
-    tuner._window_start = time.perf_counter() - 0.6  # noqa: SLF001
-    for _ in range(4):
-        tuner.observe(14)  # 56 elements in 0.6 s: 93 % of the loop
-    assert not tuner.done and tuner.value == 16
-    tuner._window_start = time.perf_counter() - 1.01  # noqa: SLF001 - the window closes
-    tuner.observe(14)  # 70 elements in 1.01 s: still 69 % of the loop, after 5 of the 32 chunks
-    assert tuner.done and tuner.value == 0
+                             window_seconds=0.1, window_units=4)
+    elements = 0
+    for unit in range(1, 17):
+        elements += 10
+        tuner._window_start = time.perf_counter() - max(0.11, elements / 90.0)  # noqa: SLF001 - 90 elements/s
+        tuner.observe(10)
+        assert tuner.done == (unit == 16), unit
+    assert tuner.value == 0 and tuner.history[-1][0] == 16 and tuner.history[-1][1] == pytest.approx(90, rel=0.05)
 
 
 def test_later_settings_are_measured_over_two_rounds_of_chunks_in_flight():
     tuner = ParallelismTuner(16, start=2, baseline_rate=100.0, warmup_units=0, window_seconds=0.0,
                              window_units=1)
-    tuner.observe(300)  # the first setting: judged after one window
+    tuner.observe(300)
+    assert len(tuner.history) == 1  # the first setting: judged after one round of its 2 chunks
+    tuner.observe(300)
     assert tuner.value == 3 and not tuner.done
     tuner._warmup = 0  # noqa: SLF001
     for _ in range(5):

@@ -79,9 +79,10 @@ class ParallelismTuner:
         clearly_slower = (self._best is None and self.baseline_rate is not None and self._units >= self.window_units
                           and elapsed >= self.window_seconds / 2 and rate < self.ABANDON_BELOW * self.baseline_rate)
         # A later setting is measured over two rounds of its chunks in flight, so that the climb compares
-        # steady states. The first one only has to show whether it beats the loop at all: one window,
-        # because every element it runs while slower than the loop is time lost.
-        units_needed = self.window_units if self._best is None else max(self.window_units, 2 * self.value)
+        # steady states. The first one only has to show whether it beats the loop at all: one window and
+        # one round, because every element it runs while slower than the loop is time lost.
+        rounds = 1 if self._best is None else 2
+        units_needed = max(self.window_units, rounds * self.value)
         if not clearly_slower and (self._units < units_needed or elapsed < self.window_seconds):
             return
         self.history.append((self.value, rate))

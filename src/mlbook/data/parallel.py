@@ -491,9 +491,8 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
         #    A fixed num_parallel_calls=k is one setting to check: k chunks at work, k more queued,
         #    and back to the loop if that is not faster. AUTOTUNE climbs from 2 chunks in flight.
         baseline = inline_rate if FALL_BACK_TO_INLINE else None
-        # Each new process's first chunk includes its start-up: not the steady state. Threads start at
-        # once, and the time their first chunks take to come back is a cost the loop does not pay.
-        warmup = workers if executor == "process" and not warm else 0
+        # each new process's first chunk includes its start-up: not the steady state
+        warmup = workers if executor == "process" and not warm else 1
         if num_parallel_calls == AUTOTUNE:
             tuner = ParallelismTuner(2 * workers, start=min(2, 2 * workers), baseline_rate=baseline,
                                      warmup_units=warmup, window_seconds=TUNER_WINDOW_SECONDS)
