@@ -129,19 +129,24 @@ def main() -> None:
 
     # 4. A cheap map (microseconds per element), any num_parallel_calls --------------------------------
     cheap_source = Dataset.from_tensor_slices(np.zeros((20_000 if quick else 50_000, 4), np.float32))
-    candidates = {"sequential": lambda: consume(cheap_source.map(work.cheap))}
+    candidates = {"sequential": lambda: consume(cheap_source.map(work.cheap)),
+                  # the same loop again: how far two identical candidates differ here is the noise floor
+                  "sequential (control)": lambda: consume(cheap_source.map(work.cheap))}
     for calls in (2, 4, 8, AUTOTUNE):
         label = "AUTOTUNE" if calls == AUTOTUNE else f"{calls} threads"
         candidates[label] = lambda calls=calls: consume(cheap_source.map(work.cheap, num_parallel_calls=calls))
     candidates["2 processes"] = lambda: consume(cheap_source.map(work.cheap, num_parallel_calls=2, executor="process"))
     # the noisiest case (a pass is ~0.2 s and the margin 5 %): more repeats for a steadier median
     c = compare(candidates, repeat=repeat if quick else max(repeat, 11), number=1)
-    worst = max(c.ratio(name, "sequential") for name in c.timings if name != "sequential")
+    worst = max(c.ratio(name, "sequential") for name in c.timings if not name.startswith("sequential"))
+    floor = c.ratio("sequential (control)", "sequential")
     probe = cheap_source.map(work.cheap, num_parallel_calls=2)
     consume(probe)
     print("2-thread cheap map chose:", {k: probe.last_run.get(k) for k in ("mode", "chunk_size", "autotune_history")})
-    report("cheap map (~1 us per element)", "never slower than sequential (we allow 5 % timing noise)",
-           f"slowest parallel setting = {worst:.2f}x the sequential time", worst <= 1.05, c)
+    report("cheap map (~1 us per element)",
+           "never slower than sequential (allowing 5 %, or the noise floor if that is larger)",
+           f"slowest parallel setting = {worst:.2f}x the sequential time; the identical control = {floor:.2f}x",
+           worst <= max(1.05, floor), c)
 
     # 5. Prefetch with a simulated 5 ms training step --------------------------------------------------
     steps = 40 if quick else 80

@@ -390,3 +390,20 @@ def test_a_map_that_dominates_the_loop_is_tried_on_workers(no_leaks):
     ds = Dataset.range(60).map(lambda x: (time.sleep(0.002), x)[1], num_parallel_calls=2)
     assert ints(ds) == list(range(60))
     assert ds.last_run["gain_bound"] > 1.8 and "too small a share" not in ds.last_run["mode"], ds.last_run
+
+
+def test_a_map_of_a_few_microseconds_stays_in_the_loop_with_threads(no_leaks):
+    ds = Dataset.range(60_000).map(work.cheap, num_parallel_calls=4)
+    assert ints(ds)[-1] == 60_000
+    run = ds.last_run
+    # the Amdahl check may already have kept it in the loop; if not, the thread threshold does
+    assert run["mode"] in ("inline (map too cheap for threads)",) or run["mode"].startswith("inline (the map is too small"), run
+    assert "autotune_history" not in run  # no trial on the workers
+
+
+def test_a_map_just_over_the_thread_threshold_is_tried(monkeypatch, no_leaks):
+    monkeypatch.setattr(parallel, "MIN_THREAD_MAP_SECONDS", 1e-9)  # the same cheap map, threshold lowered
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_GAIN", 1.0)
+    ds = Dataset.range(60_000).map(work.cheap, num_parallel_calls=4)
+    assert ints(ds)[-1] == 60_000
+    assert "autotune_history" in ds.last_run, ds.last_run  # the workers were tried

@@ -41,7 +41,8 @@ from mlbook.data.autotune import AUTOTUNE, BufferTuner, ParallelismTuner
 from mlbook.data.trace import active_tracer
 
 __all__ = ["parallel_map", "prefetch_iter", "process_context", "CHUNK_SECONDS", "sequential_map",
-           "PersistentWorkers", "shutdown_workers", "parallel_gain_bound", "MIN_PARALLEL_GAIN"]
+           "PersistentWorkers", "shutdown_workers", "parallel_gain_bound", "MIN_PARALLEL_GAIN",
+           "MIN_THREAD_MAP_SECONDS"]
 
 CHUNK_SECONDS = {"thread": 0.0005, "process": 0.01}
 """Work per chunk: large against the hand-off cost (about 20 us per thread task, about 0.2 ms per
@@ -56,6 +57,12 @@ Tests set it to False to exercise the workers whatever the machine's load."""
 MIN_PARALLEL_GAIN = 1.2
 """A map goes to workers only if Amdahl's law allows at least this speed-up (see :func:`parallel_gain_bound`):
 trying the workers costs a measuring window at their speed, which a smaller possible gain cannot repay."""
+MIN_THREAD_MAP_SECONDS = 1e-5
+"""A map whose median call is shorter than this stays in the loop when the workers would be threads.
+Threads help only a map that releases the GIL, and one this cheap gains little even then: the
+pipeline's own Python (a few microseconds per element) does not run in parallel. A cheap map that
+holds the GIL (NumPy on small arrays does) runs slower on threads, and the trial that would find that
+out costs more than a pass of a few hundred milliseconds can win back."""
 _NOTHING = object()
 _TRANSFER_SAMPLES = 16
 _CALIBRATION_SECONDS = 0.01
@@ -426,7 +433,10 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
         if lookahead is _NOTHING:
             info["mode"] = "inline (too few elements to parallelise)"
             return
-        remaining = itertools.chain([lookahead], upstream)
+        # Elements taken from upstream ahead of time go first, whatever the pass does next. The loop paths
+        # below iterate upstream itself: a cheap map pays for every generator layer between it and the
+        # consumer.
+        head = [lookahead]
         per_element = sum(fn_times) / calibrated
         chunk_size = int(min(MAX_CHUNK, max(1, round(CHUNK_SECONDS[executor] / max(per_element, 1e-9)))))
         info.update(per_element_seconds=per_element, chunk_size=chunk_size)
@@ -438,16 +448,15 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
         if FALL_BACK_TO_INLINE and per_element < _PROBE_BELOW_SECONDS:
             probe = int(min(20_000, max(8, TUNER_WINDOW_SECONDS / max(per_element, 1e-9))))
             probe_start = time.perf_counter()
-            probed = 0
             # exactly the loop that falling back would run (no per-element timing calls), or the
             # parallel schedule would be judged against a loop slowed down by its own measurement
-            for result in sequential_map(itertools.islice(remaining, probe), fn, stage):
-                yield result
-                probed += 1
-            if probed < probe:
+            yield from sequential_map(itertools.islice(itertools.chain(head, upstream), probe), fn, stage)
+            inline_rate = probe / (time.perf_counter() - probe_start)
+            lookahead = next(upstream, _NOTHING)
+            if lookahead is _NOTHING:  # the pass ended within the probe
                 info["mode"] = "inline (too few elements to parallelise)"
                 return
-            inline_rate = probed / (time.perf_counter() - probe_start)
+            head = [lookahead]
         else:
             inline_rate = calibrated / (time.perf_counter() - started)
         workers = cpus if num_parallel_calls == AUTOTUNE else num_parallel_calls
@@ -456,23 +465,28 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
         gain_bound = parallel_gain_bound(1.0 / inline_rate, per_element, workers)
         info.update(per_element_seconds=per_element, inline_rate=inline_rate, chunk_size=chunk_size,
                     workers=workers, gain_bound=gain_bound)
-        if FALL_BACK_TO_INLINE and gain_bound < MIN_PARALLEL_GAIN:
-            info["mode"] = f"inline (the map is too small a share of each element's time: at most {gain_bound:.2f}x)"
-            yield from sequential_map(remaining, fn, stage)
-            return
+        inline_reason = None
         # Medians: one preemption during one timed call must not decide where the whole pass runs.
-        if (FALL_BACK_TO_INLINE and executor == "process"
-                and float(np.median(fn_times)) < 2 * float(np.median(transfer_times))):
+        if not FALL_BACK_TO_INLINE:
+            pass
+        elif gain_bound < MIN_PARALLEL_GAIN:
+            inline_reason = f"inline (the map is too small a share of each element's time: at most {gain_bound:.2f}x)"
+        elif executor == "thread" and float(np.median(fn_times)) < MIN_THREAD_MAP_SECONDS:
+            inline_reason = "inline (map too cheap for threads)"
+        elif executor == "process" and float(np.median(fn_times)) < 2 * float(np.median(transfer_times)):
             # The parent would spend as long pickling each element for a worker as the map takes.
-            info["mode"] = "inline (map cheaper than moving its data to a process)"
-            yield from sequential_map(remaining, fn, stage)
+            inline_reason = "inline (map cheaper than moving its data to a process)"
+        elif chunk_size >= MAX_CHUNK:
+            # a map so cheap that even a chunk of MAX_CHUNK elements is not worth a hand-off
+            inline_reason = "inline"
+        if workers == 1:  # one worker: the loop is the fastest schedule there is
+            inline_reason = "inline"
+        if inline_reason is not None:
+            info["mode"] = inline_reason
+            yield from sequential_map(iter(head), fn, stage)
+            yield from sequential_map(upstream, fn, stage)
             return
-        if workers == 1 or (FALL_BACK_TO_INLINE and chunk_size >= MAX_CHUNK):
-            # One worker, or a map so cheap that even a chunk of MAX_CHUNK elements is not worth a
-            # hand-off: the loop is the fastest schedule there is.
-            info["mode"] = "inline"
-            yield from sequential_map(remaining, fn, stage)
-            return
+        remaining = itertools.chain(head, upstream)
         # 2. Start the workers (or borrow the ones kept from the last pass).
         warm = False
         if executor == "thread":
