@@ -102,8 +102,8 @@ def compare(candidates: Mapping[str, Callable[[], Any]], *, baseline: str | None
     Returns a :class:`Comparison` whose ratios are taken to ``baseline`` (the first candidate by
     default). ``settle`` seconds of sleep come before every sample: thread pools keep spinning after
     a call (OpenBLAS busy-waits for about 0.1 s, OpenMP runtimes for less), and on a machine with few
-    cores the pool one candidate leaves spinning steals the cores of the next. A quarter of a second
-    lets them all go idle, so each candidate is timed on its own. Raises ``ValueError`` for an empty
+    cores the pool one candidate leaves spinning steals the cores of the next. A fraction of a second
+    (0.15 to 0.25) lets them all go idle, so each candidate is timed on its own. Raises ``ValueError`` for an empty
     mapping, an unknown baseline, a repeat below 1 or a negative ``settle``.
     """
     if not candidates:

@@ -465,21 +465,22 @@ def parallel_map(upstream: Iterator[Any], fn: Callable[[Any], Any], num_parallel
         gain_bound = parallel_gain_bound(1.0 / inline_rate, per_element, workers)
         info.update(per_element_seconds=per_element, inline_rate=inline_rate, chunk_size=chunk_size,
                     workers=workers, gain_bound=gain_bound)
-        inline_reason = None
         # Medians: one preemption during one timed call must not decide where the whole pass runs.
-        if not FALL_BACK_TO_INLINE:
+        median_call = float(np.median(fn_times))
+        inline_reason = None
+        if workers == 1:  # one worker: the loop is the fastest schedule there is
+            inline_reason = "inline"
+        elif not FALL_BACK_TO_INLINE:
             pass
         elif gain_bound < MIN_PARALLEL_GAIN:
             inline_reason = f"inline (the map is too small a share of each element's time: at most {gain_bound:.2f}x)"
-        elif executor == "thread" and float(np.median(fn_times)) < MIN_THREAD_MAP_SECONDS:
+        elif executor == "thread" and median_call < MIN_THREAD_MAP_SECONDS:
             inline_reason = "inline (map too cheap for threads)"
-        elif executor == "process" and float(np.median(fn_times)) < 2 * float(np.median(transfer_times)):
+        elif executor == "process" and median_call < 2 * float(np.median(transfer_times)):
             # The parent would spend as long pickling each element for a worker as the map takes.
             inline_reason = "inline (map cheaper than moving its data to a process)"
         elif chunk_size >= MAX_CHUNK:
             # a map so cheap that even a chunk of MAX_CHUNK elements is not worth a hand-off
-            inline_reason = "inline"
-        if workers == 1:  # one worker: the loop is the fastest schedule there is
             inline_reason = "inline"
         if inline_reason is not None:
             info["mode"] = inline_reason

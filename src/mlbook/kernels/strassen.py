@@ -29,15 +29,19 @@ def _pad_even(X: np.ndarray) -> np.ndarray:
     return padded
 
 
+def _quadrants(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The 2 x 2 blocks ``X11, X12, X21, X22`` of an even-sized ``X``, as views."""
+    r, c = X.shape[0] // 2, X.shape[1] // 2
+    return X[:r, :c], X[:r, c:], X[r:, :c], X[r:, c:]
+
+
 def strassen_products(A: np.ndarray, B: np.ndarray, multiply=np.matmul) -> tuple[np.ndarray, ...]:
     """The seven products ``M1 ... M7`` of one Strassen step; ``A`` (2a, 2b) and ``B`` (2b, 2c) even-sized.
 
-    ``multiply`` computes each half-size product (BLAS by default, the recursion in
-    :func:`matmul_strassen`).
+    ``multiply`` computes each half-size product (BLAS by default).
     """
-    h, w, v = A.shape[0] // 2, A.shape[1] // 2, B.shape[1] // 2
-    A11, A12, A21, A22 = A[:h, :w], A[:h, w:], A[h:, :w], A[h:, w:]
-    B11, B12, B21, B22 = B[:w, :v], B[:w, v:], B[w:, :v], B[w:, v:]
+    A11, A12, A21, A22 = _quadrants(A)
+    B11, B12, B21, B22 = _quadrants(B)
     return (
         multiply(A11 + A22, B11 + B22),
         multiply(A21 + A22, B11),
@@ -66,10 +70,10 @@ def matmul_strassen(A: np.ndarray, B: np.ndarray, leaf: int = STRASSEN_LEAF) -> 
         return np.matmul(A, B)
     Ap, Bp = _pad_even(A), _pad_even(B)
     h, w, v = Ap.shape[0] // 2, Ap.shape[1] // 2, Bp.shape[1] // 2
-    A11, A12, A21, A22 = Ap[:h, :w], Ap[:h, w:], Ap[h:, :w], Ap[h:, w:]
-    B11, B12, B21, B22 = Bp[:w, :v], Bp[:w, v:], Bp[w:, :v], Bp[w:, v:]
+    A11, A12, A21, A22 = _quadrants(Ap)
+    B11, B12, B21, B22 = _quadrants(Bp)
     C = np.empty((2 * h, 2 * v), dtype=np.result_type(A, B))
-    C11, C12, C21, C22 = C[:h, :v], C[:h, v:], C[h:, :v], C[h:, v:]
+    C11, C12, C21, C22 = _quadrants(C)
     # The same seven products as strassen_products, scheduled to save memory: the sums go into two
     # reused buffers and each product is added into the blocks of C as soon as it exists, so a level
     # holds three half-size temporaries instead of seventeen. Fresh large arrays are not free: each
