@@ -102,7 +102,7 @@ def run_child(threads: int, sizes: list[int], repeat: int, strassen_sizes: list[
                 for leaf in (256, 512, 1024, 2048):
                     if leaf < n:
                         cands[f"strassen_leaf{leaf}"] = (lambda leaf=leaf: matmul_strassen(A, B, leaf=leaf))
-                result = bench.compare(cands, baseline="numpy", repeat=3 if n >= 2048 else 5, min_time=0.05,
+                result = bench.compare(cands, baseline="numpy", repeat=5, min_time=0.05,
                                        settle=SETTLE)
                 for name, timing in result.timings.items():
                     out["strassen"].append({"n": n, "method": name, "median_s": timing.median,

@@ -192,6 +192,25 @@ def test_numba_blocked_block_sizes(blocks):
     np.testing.assert_allclose(matmul_numba(A, B), A @ B, rtol=1e-4, atol=1e-4)
 
 
+@settings(max_examples=30, deadline=None)
+@given(m=st.integers(1, 40), k=st.integers(1, 40), n=st.integers(1, 40), kc=st.integers(1, 20),
+       mc=st.integers(1, 20), nc=st.integers(1, 40), threads=st.integers(1, 2),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_numba_blocked_any_blocks_and_threads(m, k, n, kc, mc, nc, threads, dtype):
+    """Edge micro-panels, several panels in every direction, and the split of rows over workers."""
+    import numba
+
+    rng = np.random.default_rng(m * 10_000 + k * 100 + n)
+    A, B = random(rng, (m, k), dtype), random(rng, (k, n), dtype)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        got = matmul_numba_blocked(A, B, kc=kc, mc=mc, nc=nc)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_allclose(got, A.astype(np.float64) @ B, **tolerance(dtype, k))
+
+
 def test_numba_blocked_larger_than_one_panel():
     rng = np.random.default_rng(4)
     A, B = random(rng, (130, 600), np.float64), random(rng, (600, 1100), np.float64)

@@ -121,17 +121,22 @@ def matmul_blocked(A: np.ndarray, B: np.ndarray, tile: int = 512) -> np.ndarray:
         raise ValueError(f"tile must be at least 1, got {tile}")
     m, k = A.shape
     n = B.shape[1]
-    C = np.zeros((m, n), dtype=np.result_type(A, B))
+    C = np.empty((m, n), dtype=np.result_type(A, B))
+    if k == 0:
+        C[...] = 0
+        return C
     partial = np.empty((min(tile, m), min(tile, n)), dtype=C.dtype)
     for i0 in range(0, m, tile):
         i1 = min(i0 + tile, m)
         for j0 in range(0, n, tile):
             j1 = min(j0 + tile, n)
+            block = C[i0:i1, j0:j1]
+            np.matmul(A[i0:i1, :tile], B[:tile, j0:j1], out=block)  # the first product needs no addition
             out = partial[: i1 - i0, : j1 - j0]
-            for p0 in range(0, k, tile):
+            for p0 in range(tile, k, tile):
                 p1 = min(p0 + tile, k)
                 np.matmul(A[i0:i1, p0:p1], B[p0:p1, j0:j1], out=out)  # no temporary per tile
-                C[i0:i1, j0:j1] += out
+                block += out
     return C
 
 

@@ -7,27 +7,36 @@ Both kernels take C-contiguous 2-D arrays of one float dtype (the dispatcher in
 ``B`` and a row of ``C`` with stride 1 and LLVM turns it into SIMD instructions; ``prange`` hands the
 rows of ``C`` to the threads.
 
-``matmul_numba_blocked`` is organised like a BLAS ``gemm`` (Goto's algorithm): it cuts ``B`` into
-panels that stay in the shared L3 cache, copies ("packs") each panel transposed so that every column
-of ``B`` becomes a contiguous run, copies a block of rows of ``A`` (sized for one core's L2 cache)
-into a contiguous buffer as well, and then computes
-``C`` four rows by three columns at a time. The 12 partial sums of such a 4x3 block live in
-registers for the whole depth of the panel, so every value loaded from cache feeds three or four
-multiply-adds.
+``matmul_numba_blocked`` is organised like a BLAS ``gemm`` (Goto's algorithm, in the loop order of
+BLIS): it cuts ``B`` into panels of ``KC`` rows that stay in the shared L3 cache and ``A`` into blocks
+of ``MC`` rows that stay in one core's L2 cache, copies ("packs") both into the order in which the
+micro-kernel reads them, and computes ``C`` in blocks of ``MR = 6`` rows by two SIMD vectors of
+columns (16 in float32, 8 in float64). Each step of the micro-kernel is an *outer product*: one row
+of packed ``B`` as two vectors, times six numbers of ``A`` broadcast to vectors, into twelve vector
+accumulators that stay in registers for the whole panel depth. The vectors are written explicitly
+with the intrinsics of :mod:`mlbook.kernels.simd`, because LLVM does not build this register layout
+out of scalar code.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import get_num_threads, njit, prange
 
-__all__ = ["matmul_numba", "matmul_numba_blocked", "MR", "NR", "KC", "MC", "NC"]
+from .simd import VECTOR_BYTES, prefetch, vadd_store, vbroadcast, vfma, vload, vstore, vzeros
 
-MR = 4    # rows of C per micro-kernel call (register block)
-NR = 3    # columns of C per micro-kernel call (4 x 3 measured fastest here)
-KC = 512  # depth of a packed panel: 3 rows of B^T (6 KiB in float32) stay in L1
-MC = 64   # rows of A packed per task: 64 x 512 float32 = 128 KiB, stays in L2
-NC = 2046  # columns of B per packed panel (a multiple of NR): 4 MiB in L3; A is re-packed once per panel
+__all__ = ["matmul_numba", "matmul_numba_blocked", "columns_per_block", "MR", "NR", "KC", "MC", "NC"]
+
+MR = 6     # rows of C per micro-kernel call: 12 vector accumulators + 2 of B + 1 of A fill 15 of 16 registers
+NR = 2 * VECTOR_BYTES // 4  # columns of C per micro-kernel call in float32: two vectors (8 in float64)
+KC = 256   # panel depth: a micro-panel of B (256 x 16 float32 = 16 KiB) stays in the 32 KiB L1 cache
+MC = 144   # rows of A per block: 144 x 256 float32 = 144 KiB, stays in one core's 512 KiB L2 cache
+NC = 4080  # columns of B per panel, a multiple of NR: 256 x 4080 float32 = 4 MiB, stays in the L3 cache
+
+
+def columns_per_block(dtype: np.dtype | type) -> int:
+    """Columns of ``C`` per micro-kernel call for ``dtype``: two vectors (16 float32, 8 float64)."""
+    return 2 * VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
 @njit(parallel=True, cache=True)
@@ -64,136 +73,195 @@ def matmul_numba(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return C
 
 
-@njit(cache=True)
-def _pack_rows(src, row0, rows, col0, cols, dst):
-    """Copy ``src[row0:row0+rows, col0:col0+cols]`` into ``dst`` and zero the padding rows."""
-    for r in range(rows):  # row slices: each copy is one contiguous, vectorised run
-        dst[r, :cols] = src[row0 + r, col0:col0 + cols]
-    for r in range(rows, dst.shape[0]):
-        dst[r, :cols] = 0
-
-
 @njit(cache=True, fastmath=True, inline="always")
-def _micro_kernel(Ap, i, Bp, j, kc, C, ci, cj, rows, cols, zero):
-    """Add ``Ap[i:i+4, :kc] @ Bp[j:j+3, :kc].T`` into ``C[ci:ci+rows, cj:cj+cols]``.
+def _micro_kernel(Ap, a_start, Bp, b_start, kc, half, C, ci, cj, rows, cols, tile):
+    """Add ``A_micro @ B_micro`` into ``C[ci:ci+rows, cj:cj+cols]``; ``half`` is the lanes per vector.
 
-    The twelve sums are scalars, so LLVM keeps them in vector registers and vectorises the loop
-    over ``p``; ``fastmath`` lets it reorder the additions within each sum. Twelve accumulators
-    plus the seven values loaded per step fit the 16 AVX2 registers; a 4x4 block needs 16
-    accumulators and spills, which measured at about half the speed.
+    ``Ap[a_start + MR*p + r]`` holds ``A[ci + r, p]`` and ``Bp[b_start + 2*half*p + j]`` holds
+    ``B[p, cj + j]`` for ``p < kc``: packed micro-panels, zero-padded to ``MR`` rows and ``2*half``
+    columns. Every step ``p`` is one outer product, two vectors of ``B`` times six broadcast numbers
+    of ``A``, added into twelve vector accumulators. Edge blocks are written through ``tile``.
     """
-    a0r = Ap[i]
-    a1r = Ap[i + 1]
-    a2r = Ap[i + 2]
-    a3r = Ap[i + 3]
-    b0r = Bp[j]
-    b1r = Bp[j + 1]
-    b2r = Bp[j + 2]
-    c00 = c01 = c02 = zero
-    c10 = c11 = c12 = zero
-    c20 = c21 = c22 = zero
-    c30 = c31 = c32 = zero
+    nr = 2 * half
+    full_block = rows == MR and cols == nr
+    if full_block:  # C is needed only at the end: start fetching its six rows now
+        for r in range(MR):
+            prefetch(C[ci + r], cj)
+            prefetch(C[ci + r], cj + nr - 1)
+    c00 = vzeros(Ap)
+    c01 = vzeros(Ap)
+    c10 = vzeros(Ap)
+    c11 = vzeros(Ap)
+    c20 = vzeros(Ap)
+    c21 = vzeros(Ap)
+    c30 = vzeros(Ap)
+    c31 = vzeros(Ap)
+    c40 = vzeros(Ap)
+    c41 = vzeros(Ap)
+    c50 = vzeros(Ap)
+    c51 = vzeros(Ap)
     for p in range(kc):
-        a0 = a0r[p]
-        a1 = a1r[p]
-        a2 = a2r[p]
-        a3 = a3r[p]
-        b0 = b0r[p]
-        b1 = b1r[p]
-        b2 = b2r[p]
-        c00 += a0 * b0
-        c01 += a0 * b1
-        c02 += a0 * b2
-        c10 += a1 * b0
-        c11 += a1 * b1
-        c12 += a1 * b2
-        c20 += a2 * b0
-        c21 += a2 * b1
-        c22 += a2 * b2
-        c30 += a3 * b0
-        c31 += a3 * b1
-        c32 += a3 * b2
-    if rows == MR and cols == NR:
-        C[ci, cj] += c00
-        C[ci, cj + 1] += c01
-        C[ci, cj + 2] += c02
-        C[ci + 1, cj] += c10
-        C[ci + 1, cj + 1] += c11
-        C[ci + 1, cj + 2] += c12
-        C[ci + 2, cj] += c20
-        C[ci + 2, cj + 1] += c21
-        C[ci + 2, cj + 2] += c22
-        C[ci + 3, cj] += c30
-        C[ci + 3, cj + 1] += c31
-        C[ci + 3, cj + 2] += c32
-    else:  # an edge block: the packed panels are zero-padded, write back only what exists
-        _add_edge_block(C, ci, cj, rows, cols, ((c00, c01, c02), (c10, c11, c12), (c20, c21, c22), (c30, c31, c32)))
+        b = b_start + nr * p
+        b0 = vload(Bp, b)
+        b1 = vload(Bp, b + half)
+        a = a_start + MR * p
+        x = vbroadcast(Ap, a)
+        c00 = vfma(x, b0, c00)
+        c01 = vfma(x, b1, c01)
+        x = vbroadcast(Ap, a + 1)
+        c10 = vfma(x, b0, c10)
+        c11 = vfma(x, b1, c11)
+        x = vbroadcast(Ap, a + 2)
+        c20 = vfma(x, b0, c20)
+        c21 = vfma(x, b1, c21)
+        x = vbroadcast(Ap, a + 3)
+        c30 = vfma(x, b0, c30)
+        c31 = vfma(x, b1, c31)
+        x = vbroadcast(Ap, a + 4)
+        c40 = vfma(x, b0, c40)
+        c41 = vfma(x, b1, c41)
+        x = vbroadcast(Ap, a + 5)
+        c50 = vfma(x, b0, c50)
+        c51 = vfma(x, b1, c51)
+    if full_block:
+        vadd_store(C[ci], cj, c00)
+        vadd_store(C[ci], cj + half, c01)
+        vadd_store(C[ci + 1], cj, c10)
+        vadd_store(C[ci + 1], cj + half, c11)
+        vadd_store(C[ci + 2], cj, c20)
+        vadd_store(C[ci + 2], cj + half, c21)
+        vadd_store(C[ci + 3], cj, c30)
+        vadd_store(C[ci + 3], cj + half, c31)
+        vadd_store(C[ci + 4], cj, c40)
+        vadd_store(C[ci + 4], cj + half, c41)
+        vadd_store(C[ci + 5], cj, c50)
+        vadd_store(C[ci + 5], cj + half, c51)
+    else:  # the packed panels are zero-padded: compute the whole block, add only what exists
+        vstore(tile, 0, c00)
+        vstore(tile, half, c01)
+        vstore(tile, nr, c10)
+        vstore(tile, nr + half, c11)
+        vstore(tile, 2 * nr, c20)
+        vstore(tile, 2 * nr + half, c21)
+        vstore(tile, 3 * nr, c30)
+        vstore(tile, 3 * nr + half, c31)
+        vstore(tile, 4 * nr, c40)
+        vstore(tile, 4 * nr + half, c41)
+        vstore(tile, 5 * nr, c50)
+        vstore(tile, 5 * nr + half, c51)
+        _add_tile(C, ci, cj, rows, cols, tile, nr)
 
 
 @njit(cache=True)
-def _add_edge_block(C, ci, cj, rows, cols, block):
-    """Add the top-left ``rows x cols`` corner of a 4x3 block of sums into ``C`` (kept out of line)."""
+def _add_tile(C, ci, cj, rows, cols, tile, nr):
+    """``C[ci:ci+rows, cj:cj+cols] += tile`` where ``tile`` holds rows of ``nr`` (kept out of line)."""
     for r in range(rows):
-        row = block[r]
         for c in range(cols):
-            C[ci + r, cj + c] += row[c]
+            C[ci + r, cj + c] += tile[r * nr + c]
 
 
 @njit(parallel=True, cache=True)
-def _pack_panel_transposed(B, p0, kc, j0, nc, Bp):
-    """``Bp[j, :kc] = B[p0:p0+kc, j0+j]``: each column of the panel becomes a contiguous row."""
-    # Tiles of 64 columns by 8 rows of B. Rows of B are often 4 KiB or 8 KiB apart, and lines that far
-    # apart share one L1 cache set (8 ways), so a tile taller than 8 rows evicts its own reads.
-    for jt in prange((nc + 63) // 64):
-        j_start = jt * 64
-        j_stop = min(j_start + 64, nc)
-        for p_start in range(0, kc, 8):
-            p_stop = min(p_start + 8, kc)
-            for j in range(j_start, j_stop):
-                packed = Bp[j]
-                for p in range(p_start, p_stop):
-                    packed[p] = B[p0 + p, j0 + j]
-    for j in range(nc, Bp.shape[0]):
-        Bp[j, :kc] = 0
+def _pack_B(B, p0, kc, j0, nc, nr, Bp):
+    """Copy ``B[p0:p0+kc, j0:j0+nc]`` into micro-panels of ``nr`` columns, zero-padded on the right.
+
+    Micro-panel ``q`` starts at ``Bp[q*kc*nr]`` and holds its ``kc`` rows of ``nr`` numbers one after
+    the other, which is the order the micro-kernel reads them.
+    """
+    half = nr // 2
+    full_panels = nc // nr
+    for q in prange((nc + nr - 1) // nr):
+        start = q * kc * nr
+        j = j0 + q * nr
+        if q < full_panels:
+            for p in range(kc):
+                row = B[p0 + p]
+                vstore(Bp, start + p * nr, vload(row, j))
+                vstore(Bp, start + p * nr + half, vload(row, j + half))
+        else:
+            width = nc - q * nr
+            for p in range(kc):
+                row = B[p0 + p]
+                for c in range(nr):
+                    Bp[start + p * nr + c] = row[j + c] if c < width else 0
+
+
+@njit(cache=True)
+def _pack_A(A, i0, mc, p0, kc, Ap):
+    """Copy ``A[i0:i0+mc, p0:p0+kc]`` into micro-panels of ``MR`` rows, zero-padded at the bottom.
+
+    Micro-panel ``q`` starts at ``Ap[q*kc*MR]`` and holds its ``kc`` columns of ``MR`` numbers one
+    after the other (a transpose of each 6-row strip).
+    """
+    full_panels = mc // MR
+    for q in range(full_panels):
+        start = q * kc * MR
+        i = i0 + q * MR
+        a0 = A[i, p0:p0 + kc]
+        a1 = A[i + 1, p0:p0 + kc]
+        a2 = A[i + 2, p0:p0 + kc]
+        a3 = A[i + 3, p0:p0 + kc]
+        a4 = A[i + 4, p0:p0 + kc]
+        a5 = A[i + 5, p0:p0 + kc]
+        for p in range(kc):  # six row streams in, one contiguous stream out
+            d = start + p * MR
+            Ap[d] = a0[p]
+            Ap[d + 1] = a1[p]
+            Ap[d + 2] = a2[p]
+            Ap[d + 3] = a3[p]
+            Ap[d + 4] = a4[p]
+            Ap[d + 5] = a5[p]
+    rows = mc - full_panels * MR
+    if rows:
+        start = full_panels * kc * MR
+        i = i0 + full_panels * MR
+        for p in range(kc):
+            for r in range(MR):
+                Ap[start + p * MR + r] = A[i + r, p0 + p] if r < rows else 0
 
 
 @njit(parallel=True, cache=True, fastmath=True)
-def _blocked_into(A, B, C, kc_max, mc_max, nc_max, zero):
-    """Add ``A @ B`` into ``C``: panels of B (kc x nc) packed once, row blocks of A (mc x kc) per thread."""
+def _blocked_into(A, B, C, kc_max, mc_max, nc_max, nr, threads):
+    """Add ``A @ B`` into ``C``: each ``kc x nc`` panel of B packed once, each worker packs its own A blocks.
+
+    The rows of ``C`` are split into ``threads`` contiguous ranges of whole micro-panels, one per worker,
+    so the work is even and no two workers write the same row.
+    """
     m, k = A.shape
     n = B.shape[1]
-    n_row_blocks = (m + mc_max - 1) // mc_max
-    Bp = np.empty(((nc_max + NR - 1) // NR * NR, kc_max), dtype=A.dtype)
-    # One packing buffer per row block, allocated once: allocating inside the parallel loop
-    # would map fresh pages (and take page faults) on every panel.
-    # Each buffer is flat so that the 2-D view of it stays C-contiguous (a contiguous layout is
-    # what lets the micro-kernel vectorise).
-    Ap_all = np.empty((n_row_blocks, (mc_max + MR - 1) // MR * MR * kc_max), dtype=A.dtype)
+    half = nr // 2
+    strips = (m + MR - 1) // MR
+    workers = max(1, min(threads, strips))
+    # Buffers allocated once: allocating inside the loops would map fresh pages (page faults) per panel.
+    Bp = np.empty((nc_max + nr - 1) // nr * nr * kc_max, dtype=A.dtype)
+    Ap_all = np.empty((workers, (mc_max + MR - 1) // MR * MR * kc_max), dtype=A.dtype)
+    tiles = np.empty((workers, MR * nr), dtype=A.dtype)
     for j0 in range(0, n, nc_max):
         nc = min(nc_max, n - j0)
-        nc_padded = (nc + NR - 1) // NR * NR
         for p0 in range(0, k, kc_max):
             kc = min(kc_max, k - p0)
-            _pack_panel_transposed(B, p0, kc, j0, nc, Bp[:nc_padded])
-            for block in prange(n_row_blocks):  # each thread owns whole rows of C: no races
-                i0 = block * mc_max
-                mc = min(mc_max, m - i0)
-                mc_padded = (mc + MR - 1) // MR * MR
-                Ap = Ap_all[block, : mc_padded * kc].reshape((mc_padded, kc))
-                _pack_rows(A, i0, mc, p0, kc, Ap)
-                for jj in range(0, nc_padded, NR):
-                    cols = min(NR, nc - jj)
-                    for ii in range(0, mc_padded, MR):
-                        rows = min(MR, mc - ii)
-                        _micro_kernel(Ap, ii, Bp, jj, kc, C, i0 + ii, j0 + jj, rows, cols, zero)
+            _pack_B(B, p0, kc, j0, nc, nr, Bp)
+            for w in prange(workers):
+                first = strips * w // workers * MR
+                stop = min(m, strips * (w + 1) // workers * MR)
+                Ap = Ap_all[w]
+                tile = tiles[w]
+                for i0 in range(first, stop, mc_max):
+                    mc = min(mc_max, stop - i0)
+                    _pack_A(A, i0, mc, p0, kc, Ap)
+                    for jr in range(0, nc, nr):  # a B micro-panel stays in L1 while ...
+                        cols = min(nr, nc - jr)
+                        for ir in range(0, mc, MR):  # ... the A micro-panels stream past it from L2
+                            _micro_kernel(Ap, ir * kc, Bp, jr * kc, kc, half, C, i0 + ir, j0 + jr,
+                                          min(MR, mc - ir), cols, tile)
 
 
 def matmul_numba_blocked(A: np.ndarray, B: np.ndarray, *, kc: int = KC, mc: int = MC,
                          nc: int = NC) -> np.ndarray:
-    """``C = A @ B`` with cache blocking, packed panels and a 4x3 register-tiled micro-kernel.
+    """``C = A @ B`` with cache blocking, packed panels and a 6 x 16 (float64: 6 x 8) SIMD micro-kernel.
 
     ``A`` is (m, k), ``B`` is (k, n), both C-contiguous with the same float dtype. ``kc``, ``mc``
-    and ``nc`` are the panel depth, the rows of ``A`` per task and the columns of ``B`` per panel.
+    and ``nc`` are the panel depth, the rows of ``A`` per block and the columns of ``B`` per panel
+    (rounded to whole micro-panels). Work is split over ``numba.get_num_threads()`` threads.
     """
     for name, value in (("kc", kc), ("mc", mc), ("nc", nc)):
         if value < 1:
@@ -202,16 +270,17 @@ def matmul_numba_blocked(A: np.ndarray, B: np.ndarray, *, kc: int = KC, mc: int 
     n = B.shape[1]
     C = np.zeros((m, n), dtype=A.dtype)
     if m and n and k:
-        _blocked_into(A, B, C, _balanced(k, kc, 1), _balanced(m, mc, MR), _balanced(n, nc, NR),
-                      A.dtype.type(0))
+        nr = columns_per_block(A.dtype)
+        _blocked_into(A, B, C, _balanced(k, kc, 1), _balanced(m, mc, MR), _balanced(n, nc, nr), nr,
+                      get_num_threads())
     return C
 
 
 def _balanced(size: int, block: int, multiple: int) -> int:
     """A block no larger than ``block`` (rounded up to ``multiple``) that splits ``size`` evenly.
 
-    2048 columns in blocks of at most 2046 would leave a last block of two columns, which costs a
-    whole extra pass over ``A``; two blocks of 1026 (rounded to the multiple) do not.
+    4096 columns in blocks of at most 4080 would leave a last block of 16 columns, which costs a
+    whole extra pass over ``A``; two blocks of 2048 do not.
     """
     count = -(-size // block)
     even = -(-size // count)
