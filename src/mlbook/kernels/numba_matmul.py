@@ -23,12 +23,11 @@ from __future__ import annotations
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from .simd import VECTOR_BYTES, prefetch, vadd_store, vbroadcast, vfma, vload, vstore, vzeros
+from .simd import lanes, prefetch, vadd_store, vbroadcast, vfma, vload, vstore, vzeros
 
 __all__ = ["matmul_numba", "matmul_numba_blocked", "columns_per_block", "MR", "NR", "KC", "MC", "NC"]
 
 MR = 6     # rows of C per micro-kernel call: 12 vector accumulators + 2 of B + 1 of A fill 15 of 16 registers
-NR = 2 * VECTOR_BYTES // 4  # columns of C per micro-kernel call in float32: two vectors (8 in float64)
 KC = 256   # panel depth: a micro-panel of B (256 x 16 float32 = 16 KiB) stays in the 32 KiB L1 cache
 MC = 144   # rows of A per block: 144 x 256 float32 = 144 KiB, stays in one core's 512 KiB L2 cache
 NC = 4080  # columns of B per panel, a multiple of NR: 256 x 4080 float32 = 4 MiB, stays in the L3 cache
@@ -36,7 +35,10 @@ NC = 4080  # columns of B per panel, a multiple of NR: 256 x 4080 float32 = 4 Mi
 
 def columns_per_block(dtype: np.dtype | type) -> int:
     """Columns of ``C`` per micro-kernel call for ``dtype``: two vectors (16 float32, 8 float64)."""
-    return 2 * VECTOR_BYTES // np.dtype(dtype).itemsize
+    return 2 * lanes(dtype)
+
+
+NR = columns_per_block(np.float32)  # columns of C per micro-kernel call in float32 (8 in float64)
 
 
 @njit(parallel=True, cache=True)
